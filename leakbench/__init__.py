@@ -1,0 +1,3 @@
+"""leakbench: memory-leak regression harness for long-running programs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""Sizes as people write them on a command line.
+
+Decimal units (KB, MB, GB, TB) are powers of 1000 and binary units (KiB, MiB,
+GiB, TiB) powers of 1024, as in the IEC standard, so that ``50MB`` means the
+same here as in a disk vendor's or memray's output. A bare number is bytes.
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 1000,
+    "MB": 1000**2,
+    "GB": 1000**3,
+    "TB": 1000**4,
+    "KIB": 1024,
+    "MIB": 1024**2,
+    "GIB": 1024**3,
+    "TIB": 1024**4,
+}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$")
+
+SIZE_HELP = "sizes: 50MB, 50 MB, 1.5GB, 512KB (decimal, powers of 1000), 50MiB, 1GiB (binary, powers of 1024), or plain bytes"
+
+
+class SizeError(ValueError):
+    """A size string that cannot be read; the message says what to write instead."""
+
+
+def parse_size(text: str | int | float) -> int:
+    """Bytes for ``text``; raises SizeError with a message fit for one line of output."""
+    if isinstance(text, bool):
+        raise SizeError(f"expected a size, got {text!r}")
+    if isinstance(text, (int, float)):
+        if text < 0:
+            raise SizeError(f"size {text!r} is negative; {SIZE_HELP}")
+        return int(text)
+    match = _SIZE.match(str(text))
+    unit = match.group(2).upper() if match else None
+    if match is None or unit not in _UNITS:
+        raise SizeError(f"cannot read size {text!r}; {SIZE_HELP}")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def format_size(n: float | None, signed: bool = False) -> str:
+    """Binary units with three significant digits, the way memray prints sizes."""
+    if n is None:
+        return "-"
+    sign = "-" if n < 0 else ("+" if signed and n > 0 else "")
+    value = abs(float(n))
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            text = f"{value:.0f}" if unit == "B" else f"{value:.3g}"
+            return f"{sign}{text} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
