@@ -33,7 +33,7 @@ class SizeError(ValueError):
 def parse_size(text: str | int | float) -> int:
     """Bytes for ``text``; raises SizeError with a message fit for one line of output."""
     if isinstance(text, bool):
-        raise SizeError(f"expected a size, got {text!r}")
+        raise SizeError(f"expected a size, got {text!r}; {SIZE_HELP}")
     if isinstance(text, (int, float)):
         if text < 0:
             raise SizeError(f"size {text!r} is negative; {SIZE_HELP}")

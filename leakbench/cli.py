@@ -1,0 +1,55 @@
+"""``leakbench`` command line: one module per subcommand under ``commands/``.
+
+Every error a user can fix ends as one line on stderr and a distinct exit
+code (2 usage, 3 target), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import EXIT_USAGE, LeakbenchError
+
+COMMANDS = ("run", "report", "serve", "diff", "compare")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line, not the whole usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"leakbench: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="leakbench", description="Memory-leak regression harness for long-running programs.")
+    parser.add_argument("--version", action="version", version=f"leakbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f".commands.{name}", __package__)
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, command = argv[:cut], argv[cut + 1 :]
+    args = build_parser().parse_args(argv)
+    args.target_command = command
+    try:
+        return int(args.main(args) or 0)
+    except LeakbenchError as err:
+        print(f"leakbench: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("leakbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

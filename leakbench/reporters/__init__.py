@@ -1,0 +1,1 @@
+"""One module per output: the plot, the terminal, markdown and HTML pages."""

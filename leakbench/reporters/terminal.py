@@ -1,0 +1,73 @@
+"""What a person sees in the terminal: a progress bar while it runs, a verdict after."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from ..units import format_size
+
+STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "interrupted": "bold magenta"}
+
+
+class RunProgress:
+    """A rich progress bar on a terminal; silent in CI logs and pipes."""
+
+    def __init__(self, name: str, total: int, enabled: bool):
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress = None
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            self._task = self._progress.add_task(name, total=total)
+
+    def __enter__(self) -> "RunProgress":
+        if self._progress:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress:
+            self._progress.stop()
+
+    def update(self, completed: int) -> None:
+        if self._progress:
+            self._progress.update(self._task, completed=completed)
+
+
+def verdict_line(summary: dict[str, Any]) -> str:
+    verdict = summary.get("verdict", "?").upper()
+    rule = f" [{summary['rule']}]" if summary.get("rule") else ""
+    return f"{verdict}{rule}: {summary.get('reason', '')}"
+
+
+def print_summary(summary: dict[str, Any], run_dir: Any, console: Console | None = None) -> None:
+    console = console or Console()
+    verdict = summary.get("verdict", "?")
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column()
+    slope = summary.get("growth_per_iteration")
+    low, high = summary.get("growth_per_iteration_low"), summary.get("growth_per_iteration_high")
+    rows = [
+        ("scenario", f"{summary.get('scenario', {}).get('name')} ({str(summary.get('scenario', {}).get('hash', ''))[:12]})"),
+        ("iterations", f"{summary.get('iterations_done')} of {summary.get('iterations')} (warm-up {summary.get('warmup')})"),
+        ("growth/iteration", f"{format_size(slope, signed=True)}/it" + (f"  (95% CI {format_size(low)} to {format_size(high)})" if low is not None else "")),
+        ("threshold", f"{format_size(summary.get('per_iteration'))}/it"),
+        ("total growth", format_size(summary.get("total_growth"), signed=True)),
+        ("peak over baseline", f"{format_size(summary.get('peak_over_baseline'), signed=True)} (budget {format_size(summary.get('budget'))})"),
+        ("metric", str(summary.get("metric"))),
+        ("results", str(run_dir)),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    console.print(f"[{STYLE.get(verdict, 'bold')}]{verdict_line(summary)}[/]", highlight=False)
+    console.print(table)
+    if summary.get("attribution"):
+        console.print(summary["attribution"], highlight=False, markup=False)

@@ -1,0 +1,544 @@
+"""One run: scenario -> mock -> target -> samples -> verdict -> results.
+
+This is the only module that knows every stage. A process target is sampled
+from the mock's event loop at each iteration boundary (the target is waiting
+for the answer, so it is measured at the same point every time), from a pipe
+for the tick clock, or on a timer for a soak. An in-process target is called
+once per iteration and sampled between calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from . import __version__
+from .analysis import Thresholds, Verdict, default_warmup
+from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, TargetError, UsageError
+from .recorder import Recorder
+from .results import RunDir, environment, now_iso
+from .sampler import (
+    INPROCESS_FIELDS,
+    PROCESS_FIELDS,
+    InProcessSampler,
+    GuardTripped,
+    PeakWatcher,
+    ProcessSampler,
+    SelfWatcher,
+    default_rss_limit,
+    raise_in_thread,
+)
+from .target import Context, ProcessTarget, is_async, resolve_callable, target_env
+from .units import parse_size
+
+DEFAULT_BUDGET = parse_size("50MB")
+PROCESS_COUNTERS = ("fds", "children", "threads")
+INPROCESS_COUNTERS = ("blocks", "gc_objects", "fds", "threads")
+# A target that exits on its own after the final answer gets this long before SIGTERM.
+EXIT_GRACE = 2.0
+INPROCESS_URL = "http://127.0.0.1:9"  # respx answers before any socket is opened
+
+
+@dataclass(frozen=True)
+class LoopScenario:
+    """The scenario of a loop the user drives (the pytest fixture): no mock, just a count."""
+
+    name: str
+    iterations: int
+    content_hash: str
+    warmup: int | None = None
+    budget: int | None = None
+    interval: float | None = None
+    path: Path | None = None
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the harness."""
+
+
+@dataclass
+class RunConfig:
+    scenario: Any
+    command: list[str] | None = None
+    target: str | Callable[..., Any] | None = None
+    name: str | None = None
+    budget: int | None = None
+    per_iteration: float | None = None
+    warmup: int | None = None
+    rss_limit: int | None = None
+    results: Path = Path("results")
+    timeout: float = 60.0
+    clock: str = "mock"  # mock | tick | time
+    interval: float | None = None
+    counters: tuple[str, ...] | None = None
+    counter_window: int = 10
+    metric: str | None = None
+    tracemalloc: bool = True
+    memray: bool = False
+    memray_native: bool = False
+    mock: str = "respx"  # in-process targets: respx | loopback | process
+    progress: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return "process" if self.command else "inprocess"
+
+    def thresholds(self, default_counters: tuple[str, ...]) -> Thresholds:
+        iterations = self.scenario.iterations
+        budget = self.budget if self.budget is not None else (self.scenario.budget or DEFAULT_BUDGET)
+        warmup = self.warmup if self.warmup is not None else self.scenario.warmup
+        if warmup is None:
+            warmup = default_warmup(iterations)
+        if not 0 <= warmup < iterations:
+            raise UsageError(f"--warmup {warmup}: must be at least 0 and below the {iterations} iterations")
+        return Thresholds(
+            budget=budget,
+            per_iteration=self.per_iteration if self.per_iteration is not None else budget / iterations,
+            warmup=warmup,
+            counters=default_counters if self.counters is None else self.counters,
+            counter_window=self.counter_window,
+        )
+
+
+@dataclass
+class Outcome:
+    summary: dict[str, Any]
+    run_dir: Path
+    exit_code: int
+
+    @property
+    def verdict(self) -> str:
+        return self.summary["verdict"]
+
+
+def run(config: RunConfig) -> Outcome:
+    if config.command:
+        return _ProcessRun(config).execute()
+    if config.target is None:
+        raise UsageError("give a target: `-- COMMAND ...` for a process, or --target package.module:function")
+    return _run_callable(config)
+
+
+# -- shared pieces ----------------------------------------------------------
+
+
+def _summary_base(config: RunConfig, th: Thresholds, rss_limit: int, target: dict) -> dict[str, Any]:
+    s = config.scenario
+    return {
+        "verdict": "running",
+        "rule": None,
+        "reason": "",
+        "iterations": s.iterations,
+        "warmup": th.warmup,
+        "budget": th.budget,
+        "per_iteration": th.per_iteration,
+        "rss_limit": rss_limit,
+        "counter_window": th.counter_window,
+        "scenario": {"name": s.name, "hash": s.content_hash, "path": str(s.path) if s.path else None},
+        "target": target,
+        "started_at": now_iso(),
+        "leakbench": __version__,
+        **environment(),
+    }
+
+
+def _finish(
+    run_dir: RunDir,
+    summary: dict[str, Any],
+    recorder: Recorder,
+    verdict: Verdict | None,
+    *,
+    status: str | None = None,
+    rule: str | None = None,
+    reason: str | None = None,
+    target_error: str | None = None,
+) -> Outcome:
+    """Fold the verdict into the summary, write it and the plot; the exit code follows."""
+    if verdict is not None:
+        summary.update(verdict.as_dict())
+        summary.pop("leaked", None)
+    if status is None:
+        status = "leak" if verdict and verdict.leaked else "pass"
+    summary["verdict"] = status
+    if rule is not None:
+        summary["rule"] = rule
+    if reason is not None:
+        summary["reason"] = reason
+    summary["target_error"] = target_error
+    summary["iterations_done"] = max(0, recorder.last_iteration)
+    summary["samples"] = recorder.count
+    summary["duration_s"] = round(time.monotonic() - recorder.started, 3)
+    summary["exit_code"] = {"pass": EXIT_PASS, "leak": EXIT_LEAK, "error": EXIT_TARGET, "interrupted": EXIT_INTERRUPTED}[status]
+    run_dir.write_summary(summary)
+    run_dir.close()
+    from .reporters.plot import plot_run
+
+    try:
+        plot_run(run_dir.path)
+    except Exception as err:  # a plot must never cost the user the verdict
+        summary["plot_error"] = str(err)
+        run_dir.write_summary(summary)
+    return Outcome(summary, run_dir.path, summary["exit_code"])
+
+
+@contextmanager
+def _signals_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a run like Ctrl-C: target stopped, summary written as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+@contextmanager
+def _workspace(scenario: Any) -> Iterator[Path]:
+    from .workspace import fill_workspace
+
+    path = Path(tempfile.mkdtemp(prefix="leakbench-ws-"))
+    try:
+        fill_workspace(scenario, path)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _progress(config: RunConfig):
+    from .reporters.terminal import RunProgress
+
+    return RunProgress(config.scenario.name, config.scenario.iterations, enabled=config.progress)
+
+
+# -- process targets ----------------------------------------------------------
+
+
+class _ProcessRun:
+    def __init__(self, config: RunConfig):
+        self.config = config
+        self.scenario = config.scenario
+        self.th = config.thresholds(PROCESS_COUNTERS)
+        self.rss_limit = config.rss_limit or default_rss_limit()
+        self.metric = config.metric or "rss_tree"
+        self.run_dir = RunDir(config.results, config.name or self.scenario.name)
+        self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak_tree")
+        self.summary = _summary_base(config, self.th, self.rss_limit, {"kind": "process", "command": config.command})
+        self.summary["metric"] = self.metric
+        self.run_dir.write_summary(self.summary)
+        self.done = threading.Event()
+        self.sampler: ProcessSampler | None = None
+        self.watcher: PeakWatcher | None = None
+        self.target: ProcessTarget | None = None
+        self.guard_rss: int | None = None
+        self.progress = _progress(config)
+
+    def boundary(self, completed: int) -> None:
+        """Called by the mock (or the tick reader, or the timer) at each iteration boundary."""
+        if self.sampler is None or self.done.is_set():
+            return
+        sample = self.sampler.sample(completed)
+        if not sample:
+            return
+        sample["peak_tree"] = self.watcher.take_peak() or None
+        self.recorder.record(completed, sample)
+        self.progress.update(completed)
+        if completed >= self.scenario.iterations or self.recorder.stop_rule:
+            self.done.set()
+
+    def on_guard(self, rss: int) -> None:
+        self.guard_rss = rss
+        self.target.kill(self.watcher.descendants)
+        self.done.set()
+
+    def execute(self) -> Outcome:
+        from .mock import LoopbackServer, build_app
+
+        cfg = self.config
+        with ExitStack() as stack, _signals_as_interrupt():
+            try:
+                workspace = stack.enter_context(_workspace(self.scenario))
+                app = build_app(self.scenario, on_boundary=self.boundary if cfg.clock == "mock" else None)
+                server = stack.enter_context(LoopbackServer(app))
+                command, extra_env, pass_fds = list(cfg.command), dict(cfg.env), []
+                if cfg.memray:
+                    from .capture import wrap_command
+
+                    command, memray_env = wrap_command(command, self.run_dir.path / "capture.bin", cfg.memray_native)
+                    extra_env.update(memray_env)
+                if cfg.clock == "tick":
+                    read_fd, write_fd = os.pipe()
+                    pass_fds.append(write_fd)
+                    extra_env["LEAKBENCH_TICK_FD"] = str(write_fd)
+                env = target_env(server.url, workspace, self.scenario.iterations, extra_env)
+                self.summary["url"] = server.url
+                self.target = ProcessTarget(command, env, self.run_dir.path / "target.log", pass_fds)
+                stack.callback(self._cleanup)
+                if cfg.clock == "tick":
+                    os.close(write_fd)
+                    threading.Thread(target=self._read_ticks, args=(read_fd,), daemon=True).start()
+                self.sampler = ProcessSampler(self.target.pid)
+                self.watcher = PeakWatcher(self.target.pid, self.rss_limit, self.on_guard)
+                self.watcher.start()
+                stack.enter_context(self.progress)
+                if cfg.clock == "time":
+                    threading.Thread(target=self._timer, daemon=True).start()
+                self._wait()
+            except Interrupted as why:
+                return self._end(status="interrupted", reason=f"interrupted by {why} after {self.recorder.last_iteration} iterations")
+            except TargetError as err:
+                return self._end(status="error", reason=str(err), target_error=str(err))
+        return self._end()
+
+    def _wait(self) -> None:
+        """Until the scenario is done, the guard fires, the budget is blown, or the target fails."""
+        timeout = self.config.timeout
+        while not self.done.wait(0.1):
+            code = self.target.poll()
+            if code is not None:
+                self.done.wait(0.3)  # the last boundary may still be on its way
+                if self.done.is_set():
+                    break
+                last = self.recorder.last_iteration
+                if code == 0 and last >= self.scenario.iterations - 1:
+                    break  # ran its N units and stopped on its own
+                if last < 0:
+                    raise TargetError(f"target exited with code {code} before its first request to the mock (see {self.run_dir.path / 'target.log'})")
+                what = "exited early with code 0" if code == 0 else f"crashed with code {code}"
+                raise TargetError(f"target {what} at iteration {last + 1} of {self.scenario.iterations} (see {self.run_dir.path / 'target.log'})")
+            idle = time.monotonic() - self.recorder.last_sample_at
+            if idle > timeout:
+                if self.recorder.last_iteration < 0:
+                    raise TargetError(f"target never connected to the mock at {self.summary['url']} within {timeout:g} s (does it read LEAKBENCH_URL / OPENAI_BASE_URL?)")
+                raise TargetError(f"target hung: no request for {timeout:g} s after iteration {self.recorder.last_iteration}")
+
+    def _read_ticks(self, fd: int) -> None:
+        completed = 0
+        with open(fd, "rb", buffering=0) as pipe:
+            self.boundary(0)
+            while chunk := pipe.read(64):
+                for _ in chunk:
+                    completed += 1
+                    self.boundary(completed)
+
+    def _timer(self) -> None:
+        interval = self.config.interval or self.scenario.interval or 1.0
+        completed = 0
+        while not self.done.is_set():
+            self.boundary(completed)
+            completed += 1
+            self.done.wait(interval)
+
+    def _cleanup(self) -> None:
+        if self.watcher:
+            self.watcher.stop()
+        if self.target:
+            graceful = self.done.is_set() and self.guard_rss is None
+            self.summary["target_exit_code"] = self.target.stop(
+                self.watcher.descendants if self.watcher else (), wait_first=EXIT_GRACE if graceful else 0.0
+            )
+
+    def _end(self, status: str | None = None, reason: str | None = None, target_error: str | None = None) -> Outcome:
+        if self.config.memray and (self.run_dir.path / "capture.bin").exists():
+            from .capture import finish_process_capture
+
+            self.summary["memray"] = finish_process_capture(self.run_dir.path / "capture.bin", self.run_dir.path, max(1, self.recorder.last_iteration))
+        verdict = self.recorder.verdict()
+        if status is None and self.guard_rss is not None:
+            return _finish(
+                self.run_dir, self.summary, self.recorder, verdict, status="leak", rule="guard",
+                reason=f"guard: target tree reached {self.guard_rss / 2**20:.0f} MiB, over the {self.rss_limit / 2**20:.0f} MiB RSS limit, and was killed at iteration {self.recorder.last_iteration}",
+            )
+        if status is None and self.recorder.stop_rule and verdict.leaked:
+            self.summary["stopped_early_at"] = self.recorder.last_iteration
+            verdict.reason = f"{verdict.reason} (stopped early after {self.recorder.last_iteration} iterations)"
+        return _finish(self.run_dir, self.summary, self.recorder, verdict, status=status, reason=reason, target_error=target_error)
+
+
+# -- in-process targets -----------------------------------------------------------
+
+
+class InProcessRun:
+    """Measures loops that run in this very process: ``--target`` callables and the pytest fixture.
+
+    Call ``boundary(i)`` before iteration i and once more after the last one,
+    then ``finish()``. ``should_stop`` turns true once the verdict is certain.
+    """
+
+    def __init__(self, config: RunConfig, target: dict[str, Any]):
+        self.config = config
+        self.scenario = config.scenario
+        self.th = config.thresholds(INPROCESS_COUNTERS)
+        self.rss_limit = config.rss_limit or default_rss_limit()
+        self.metric = config.metric or "rss"
+        self.run_dir = RunDir(config.results, config.name or self.scenario.name)
+        self.recorder = Recorder(self.run_dir, INPROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak")
+        self.summary = _summary_base(config, self.th, self.rss_limit, target)
+        self.summary["metric"] = self.metric
+        self.run_dir.write_summary(self.summary)
+        self.sampler = InProcessSampler()
+        self.thread_id = threading.get_ident()
+        self.guard_rss: int | None = None
+        self.watcher = SelfWatcher(self.rss_limit, self._on_guard, self._on_hard_limit)
+        self.attribution = None
+        self.memray = None
+        self.progress = _progress(config)
+        self._finished: Outcome | None = None
+
+    def __enter__(self) -> "InProcessRun":
+        self.watcher.start()
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.watcher.stop()
+        self.progress.__exit__(*exc)
+
+    @property
+    def should_stop(self) -> bool:
+        return self.recorder.stop_rule is not None or self.guard_rss is not None
+
+    def boundary(self, i: int) -> None:
+        if i == self.th.warmup:
+            self._open_window()
+        sample = self.sampler.sample(i)
+        sample["peak"] = self.watcher.take_peak() or None
+        self.recorder.record(i, sample)
+        self.progress.update(i)
+
+    def _open_window(self) -> None:
+        """Attribution and memray cover the measured window only: what iterations left behind."""
+        if self.config.tracemalloc:
+            from .attribution import TracemallocWindow, TypeCounts
+
+            self.attribution = (TracemallocWindow(), TypeCounts())
+            for part in self.attribution:
+                part.start()
+        if self.config.memray:
+            from .capture import MemrayWindow
+
+            self.memray = MemrayWindow(self.run_dir.path, native=self.config.memray_native)
+            self.memray.start()
+
+    def _on_guard(self, rss: int) -> None:
+        self.guard_rss = rss
+        raise_in_thread(self.thread_id, GuardTripped)
+
+    def _on_hard_limit(self, rss: int) -> None:
+        self.guard_rss = rss
+        self.summary.update(verdict="leak", rule="guard", reason=f"guard: process reached {rss / 2**20:.0f} MiB and did not stop; killed")
+        self.run_dir.write_summary(self.summary)
+
+    def finish(self, status: str | None = None, reason: str | None = None, target_error: str | None = None) -> Outcome:
+        if self._finished:
+            return self._finished
+        self.watcher.stop()
+        done = max(1, self.recorder.last_iteration - self.th.warmup)
+        if self.memray is not None:
+            self.summary["memray"] = self.memray.stop(done)
+        verdict = self.recorder.verdict()
+        if self.attribution is not None:
+            from .attribution import format_attribution
+
+            window, types = self.attribution
+            if verdict.leaked or self.guard_rss is not None:
+                self.summary["attribution"] = format_attribution(window, types, done)
+            window.stop()
+            types.stop()
+        if status is None and self.guard_rss is not None:
+            status, rule = "leak", "guard"
+            reason = f"guard: process reached {self.guard_rss / 2**20:.0f} MiB, over the {self.rss_limit / 2**20:.0f} MiB RSS limit, at iteration {self.recorder.last_iteration}"
+            self._finished = _finish(self.run_dir, self.summary, self.recorder, verdict, status=status, rule=rule, reason=reason)
+            return self._finished
+        if status is None and self.recorder.stop_rule and verdict.leaked:
+            self.summary["stopped_early_at"] = self.recorder.last_iteration
+            verdict.reason = f"{verdict.reason} (stopped early after {self.recorder.last_iteration} iterations)"
+        self._finished = _finish(self.run_dir, self.summary, self.recorder, verdict, status=status, reason=reason, target_error=target_error)
+        return self._finished
+
+
+@contextmanager
+def mock_for(config: RunConfig, asynchronous: bool) -> Iterator[tuple[str, Any]]:
+    """The mock for an in-process target, and an httpx client pointed at it.
+
+    respx (default) answers httpx in this process with no socket; ``loopback``
+    serves it from a thread over a real socket (for non-httpx clients);
+    ``process`` serves it from a separate process so its allocations are not
+    counted as the target's.
+    """
+    import httpx
+
+    from .mock import LoopbackServer, MockProcess, build_app, mock_httpx
+
+    with ExitStack() as stack:
+        if config.mock == "respx":
+            url = INPROCESS_URL
+            stack.enter_context(mock_httpx(build_app(config.scenario), url))
+        elif config.mock == "loopback":
+            url = stack.enter_context(LoopbackServer(build_app(config.scenario))).url
+        elif config.mock == "process":
+            url = stack.enter_context(MockProcess(config.scenario.path or config.scenario.name)).url
+        else:
+            raise UsageError(f"--mock {config.mock!r}: expected respx, loopback or process")
+        client_cls = httpx.AsyncClient if asynchronous else httpx.Client
+        client = client_cls(base_url=url, timeout=60)
+        if not asynchronous:  # an async client is closed inside the caller's event loop
+            stack.callback(client.close)
+        yield url, client
+
+
+def _run_callable(config: RunConfig) -> Outcome:
+    fn = resolve_callable(config.target) if isinstance(config.target, str) else config.target
+    name = config.target if isinstance(config.target, str) else getattr(fn, "__qualname__", repr(fn))
+    asynchronous = is_async(fn)
+    iterations = config.scenario.iterations
+    with _signals_as_interrupt(), _workspace(config.scenario) as workspace, mock_for(config, asynchronous) as (url, client):
+        measured = InProcessRun(config, {"kind": "inprocess", "callable": name, "mock": config.mock})
+        ctx = Context(url=url, workspace=workspace, scenario=config.scenario, client=client)
+
+        async def run_async() -> None:
+            async with client:
+                for i in range(iterations):
+                    measured.boundary(i)
+                    if measured.should_stop:
+                        return
+                    ctx.iteration = i
+                    await fn(ctx)
+                measured.boundary(iterations)
+
+        def run_sync() -> None:
+            for i in range(iterations):
+                measured.boundary(i)
+                if measured.should_stop:
+                    return
+                ctx.iteration = i
+                fn(ctx)
+            measured.boundary(iterations)
+
+        with measured:
+            try:
+                asyncio.run(run_async()) if asynchronous else run_sync()
+            except GuardTripped:
+                return measured.finish()
+            except (KeyboardInterrupt, Interrupted) as why:
+                return measured.finish(status="interrupted", reason=f"interrupted ({type(why).__name__}) after {measured.recorder.last_iteration} iterations")
+            except Exception as err:  # the target's own failure: exit 3 with what was measured
+                reason = f"target raised {type(err).__name__}: {err} at iteration {ctx.iteration}"
+                return measured.finish(status="error", reason=reason, target_error=reason)
+            return measured.finish()

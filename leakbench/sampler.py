@@ -1,0 +1,199 @@
+"""Measuring a target at iteration boundaries, and watching its peak in between.
+
+Boundary samples are what the verdict is fitted on, so they are taken at the
+same point of every iteration (while the target waits for the mock's answer).
+A spike inside one iteration would fall between two boundaries, so a thread
+polls the resident size every 50 ms, keeps only the highest value since the
+last boundary, and pulls the plug when the target passes the RSS limit.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+import tracemalloc
+from typing import Callable
+
+import psutil
+
+POLL_SECONDS = 0.05
+# Near the limit the watcher polls faster: a target allocating 1 GB/s moves
+# 50 MB between two normal polls.
+FAST_POLL_SECONDS = 0.005
+FAST_POLL_FRACTION = 0.7
+
+PROCESS_FIELDS = ("rss", "rss_tree", "uss", "children", "fds", "threads", "peak_tree")
+INPROCESS_FIELDS = ("rss", "blocks", "gc_objects", "traced", "fds", "threads", "peak")
+
+
+def default_rss_limit() -> int:
+    """Half the machine's RAM, and never so much that less than 1 GiB would stay free."""
+    vm = psutil.virtual_memory()
+    return int(max(256 * 2**20, min(vm.total // 2, vm.available - 2**30)))
+
+
+def _tree(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return [proc]
+
+
+def tree_rss(procs: list[psutil.Process]) -> int:
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+class ProcessSampler:
+    """psutil readings of a target process and everything below it."""
+
+    def __init__(self, pid: int, uss_every: int = 10):
+        self.proc = psutil.Process(pid)
+        self.uss_every = max(1, uss_every)
+
+    def sample(self, i: int) -> dict[str, int | None]:
+        procs = _tree(self.proc)
+        try:
+            with self.proc.oneshot():
+                rss = self.proc.memory_info().rss
+                fds = self.proc.num_fds()
+                threads = self.proc.num_threads()
+            uss = self.proc.memory_full_info().uss if i % self.uss_every == 0 else None
+        except psutil.Error:
+            return {}
+        return {
+            "rss": rss,
+            "rss_tree": tree_rss(procs),
+            "uss": uss,
+            "children": len(procs) - 1,
+            "fds": fds,
+            "threads": threads,
+        }
+
+
+class InProcessSampler:
+    """Readings of this very process, after collecting garbage, as CPython's refleak hunter does.
+
+    ``gc.collect()`` first, so that blocks and object counts move only for
+    memory that is still reachable: what a leak is.
+    """
+
+    def __init__(self) -> None:
+        self.proc = psutil.Process()
+
+    def sample(self, i: int) -> dict[str, int | None]:
+        gc.collect()
+        return {
+            "rss": self.proc.memory_info().rss,
+            "blocks": sys.getallocatedblocks(),
+            "gc_objects": len(gc.get_objects()),
+            "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
+            "fds": self.proc.num_fds(),
+            "threads": threading.active_count(),
+        }
+
+
+class PeakWatcher(threading.Thread):
+    """Polls tree RSS, keeps the peak since the last boundary, and enforces the RSS limit.
+
+    It also remembers every descendant it has seen, so that a grandchild that
+    left the process group (``setsid``) can still be killed at the end.
+    """
+
+    def __init__(self, pid: int, limit: int, on_guard: Callable[[int], None]):
+        super().__init__(name="leakbench-peak", daemon=True)
+        self.proc = psutil.Process(pid)
+        self.limit = limit
+        self.on_guard = on_guard
+        self.fired_at: int | None = None
+        self._peak = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._seen: dict[int, psutil.Process] = {}
+
+    def take_peak(self) -> int:
+        """The highest tree RSS since the previous call."""
+        with self._lock:
+            peak, self._peak = self._peak, 0
+        return peak
+
+    @property
+    def descendants(self) -> list[psutil.Process]:
+        with self._lock:
+            return list(self._seen.values())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        delay = POLL_SECONDS
+        while not self._stop.wait(delay):
+            procs = _tree(self.proc)
+            rss = tree_rss(procs)
+            with self._lock:
+                self._peak = max(self._peak, rss)
+                self._remember(procs[1:])
+            if self.fired_at is None and rss > self.limit:
+                self.fired_at = rss
+                self.on_guard(rss)
+                return
+            delay = FAST_POLL_SECONDS if rss > self.limit * FAST_POLL_FRACTION else POLL_SECONDS
+
+    def _remember(self, children: list[psutil.Process]) -> None:
+        # Bounded: dead entries are dropped on every poll, so churned children do not accumulate.
+        for p in children:
+            self._seen.setdefault(p.pid, p)
+        for pid in [pid for pid, p in self._seen.items() if not p.is_running()]:
+            del self._seen[pid]
+
+
+class GuardTripped(BaseException):
+    """Raised inside the measured thread when the in-process guard fires.
+
+    A BaseException, so a target's own ``except Exception`` cannot swallow it;
+    not a KeyboardInterrupt, so pytest fails one test instead of the session.
+    """
+
+
+def raise_in_thread(thread_id: int, exc_type: type[BaseException]) -> None:
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_type))
+
+
+class SelfWatcher(PeakWatcher):
+    """The in-process guard: there is no other process to kill, so it raises in the measured thread.
+
+    The exception lands at the next Python bytecode; a target stuck in one
+    long C call is only stopped when it returns. If the process is still 20%
+    over the limit two seconds later, ``on_hard_limit`` runs (it writes the
+    summary) and the process ends itself: losing the test run beats losing the host.
+    """
+
+    HARD_FACTOR = 1.2
+
+    def __init__(self, limit: int, on_guard: Callable[[int], None], on_hard_limit: Callable[[int], None]):
+        super().__init__(os.getpid(), limit, on_guard)
+        self.on_hard_limit = on_hard_limit
+
+    def run(self) -> None:
+        super().run()
+        if self.fired_at is None:
+            return
+        deadline = time.monotonic() + 2.0
+        while not self._stop.wait(POLL_SECONDS):
+            rss = self.proc.memory_info().rss
+            if rss < self.limit:
+                return
+            if time.monotonic() > deadline and rss > self.limit * self.HARD_FACTOR:
+                self.on_hard_limit(rss)
+                os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,183 @@
+"""The program under test: a command in its own process group, or a Python callable.
+
+A process target gets its own session (``start_new_session``), so one signal
+ends it and everything it started; descendants that escaped with ``setsid``
+are killed by pid from the list the peak watcher kept. Nothing leakbench
+starts may outlive the run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import psutil
+
+from .errors import UsageError
+
+DUMMY_KEY = "sk-leakbench-dummy"
+
+
+def target_env(url: str, workspace: Path, iterations: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """What every target finds in its environment, whatever its language."""
+    env = dict(os.environ)
+    env.update(
+        LEAKBENCH_URL=url,
+        OPENAI_BASE_URL=f"{url}/v1",
+        ANTHROPIC_BASE_URL=url,
+        OPENAI_API_KEY=DUMMY_KEY,
+        ANTHROPIC_API_KEY=DUMMY_KEY,
+        LEAKBENCH_WORKSPACE=str(workspace),
+        LEAKBENCH_ITERATIONS=str(iterations),
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    env.update(extra or {})
+    return env
+
+
+class ProcessTarget:
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        pass_fds: Iterable[int] = (),
+        cwd: Path | None = None,
+    ):
+        if not command:
+            raise UsageError("no target command: put it after `--`, e.g. `leakbench run demo -- python agent.py`")
+        exe = command[0]
+        if shutil.which(exe, path=env.get("PATH")) is None and not Path(exe).is_file():
+            raise UsageError(f"target command not found: {exe!r} (check the spelling or give its full path)")
+        self.command = command
+        self._log = open(log_path, "wb")
+        try:
+            self.popen = subprocess.Popen(
+                command,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=tuple(pass_fds),
+            )
+        except OSError as err:
+            self._log.close()
+            raise UsageError(f"cannot start target {exe!r}: {err.strerror}") from None
+        self.pid = self.popen.pid
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def stop(self, extra: Iterable[psutil.Process] = (), grace: float = 5.0, wait_first: float = 0.0) -> int | None:
+        """End the target and every descendant; returns its exit code.
+
+        ``wait_first`` lets a target that exits by itself after the final
+        answer do so; then SIGTERM to the group, SIGKILL after ``grace``.
+        """
+        try:
+            self.popen.wait(timeout=wait_first)
+        except subprocess.TimeoutExpired:
+            pass
+        procs = list(extra)
+        try:
+            procs += psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill(procs)
+        self._log.close()
+        return self.popen.returncode
+
+    def kill(self, extra: Iterable[psutil.Process] = ()) -> None:
+        """SIGKILL to the group and to every known descendant, then reap."""
+        self._signal_group(signal.SIGKILL)
+        for p in extra:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        psutil.wait_procs([p for p in extra if _alive(p)], timeout=2)
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+@dataclass
+class Context:
+    """What an in-process target gets on every call.
+
+    ``client`` is an httpx client (``httpx.AsyncClient`` for ``async def``
+    targets) whose base URL is the mock; ``state`` is a dict the target may
+    use to keep things between calls, as a long-running program would.
+    """
+
+    url: str
+    workspace: Path
+    scenario: Any
+    client: Any = None
+    iteration: int = 0
+    state: dict = field(default_factory=dict)
+
+
+def resolve_callable(spec: str) -> Callable[..., Any]:
+    """``package.module:function`` -> the function, with one-line errors for each way it can fail."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--target {spec!r}: expected package.module:function")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        raise UsageError(f"--target {spec!r}: module {err.name!r} not found (is it on PYTHONPATH?)") from None
+    obj: Any = module
+    for part in attr.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            raise UsageError(f"--target {spec!r}: {module_name} has no attribute {attr!r}")
+    if not callable(obj):
+        raise UsageError(f"--target {spec!r}: {attr!r} is not callable")
+    return obj
+
+
+def is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
