@@ -82,8 +82,9 @@ class TracemallocWindow:
         self._before = tracemalloc.take_snapshot().filter_traces(_FILTERS)
 
     def stop(self) -> None:
+        """Reduce the window to rows; a second call is a no-op."""
         if self._before is None:
-            raise RuntimeError("TracemallocWindow.stop() before start()")
+            return
         after = tracemalloc.take_snapshot().filter_traces(_FILTERS)
         if self._started_here:
             tracemalloc.stop()
@@ -121,15 +122,20 @@ class TypeCounts:
     def __init__(self, exclude: Iterable[object] = ()) -> None:
         self._exclude = list(exclude)
         self._before: dict[str, int] = {}
-        self._after: dict[str, int] = {}
+        self._after: dict[str, int] | None = None
 
     def start(self) -> None:
         self._before = self._count()
+        self._after = None
 
     def stop(self) -> None:
-        self._after = self._count()
+        """Count again; a second call keeps the first end count."""
+        if self._after is None:
+            self._after = self._count()
 
     def grown(self, limit: int = 10) -> list[TypeGrowth]:
+        if self._after is None:
+            raise RuntimeError("grown needs start() and stop() first")
         rows = [TypeGrowth(name, self._before.get(name, 0), n) for name, n in self._after.items()]
         rows = sorted((row for row in rows if row.grown > 0), key=lambda row: row.grown, reverse=True)
         return rows[:limit]
@@ -150,26 +156,34 @@ class TypeCounts:
 
 
 def format_attribution(
-    lines: list[LineGrowth] | None = None,
-    types: list[TypeGrowth] | None = None,
-    iterations: int | None = None,
+    window: TracemallocWindow | None,
+    types: TypeCounts | None,
+    iterations: int,
+    limit: int = 10,
 ) -> str:
-    """Lines for a pytest failure message: the code and the types that grew."""
+    """Lines for a pytest failure message: the code and the object types that grew.
+
+    Stops whichever of the two is still running, the window first (see TypeCounts).
+    """
+    for part in (window, types):
+        if part is not None:
+            part.stop()
     out: list[str] = []
-    if lines:
-        out.append("tracemalloc: source lines holding memory allocated in the measured window")
+    if window is not None:
+        lines = window.top_growth(iterations, limit)
+        if lines:
+            out.append("tracemalloc: source lines holding memory allocated in the measured window")
         for row in lines:
-            where = f"{_short(row.file)}:{row.line}"
             out.append(
-                f"  {format_size(row.bytes_per_iteration, signed=True)}/iteration  {where}  "
+                f"  {format_size(row.bytes_per_iteration, signed=True)}/iteration  {_short(row.file)}:{row.line}  "
                 f"({format_size(row.bytes, signed=True)} in {row.count:+d} blocks)  {row.source}".rstrip()
             )
-    if types:
-        per = f" over {iterations} iterations" if iterations else ""
-        out.append(f"gc: object types that grew{per}")
-        for row in types:
-            each = f", {row.grown / iterations:+.2f}/iteration" if iterations else ""
-            out.append(f"  {row.grown:+d} {row.type} ({row.before} -> {row.after}{each})")
+    if types is not None:
+        grown = types.grown(limit)
+        if grown:
+            out.append(f"gc: object types that grew over {iterations} iterations")
+        for row in grown:
+            out.append(f"  {row.grown:+d} {row.type} ({row.before} -> {row.after}, {row.grown / max(iterations, 1):+.2f}/iteration)")
     return "\n".join(out)
 
 
