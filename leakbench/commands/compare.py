@@ -1,0 +1,53 @@
+"""``leakbench compare BASE_DIR HEAD_DIR``: did any run's growth regress between two commits?
+
+Made for CI: the table goes to stdout and, under GitHub Actions, into the job
+summary; the exit code (1 on any regression) fails the check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from leakbench.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
+from leakbench.errors import EXIT_LEAK, EXIT_PASS, EXIT_USAGE, LeakbenchError
+from leakbench.reporters.markdown import compare_markdown
+from leakbench.units import SIZE_HELP, SizeError, parse_size
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare two results trees run by run (e.g. main's and a pull request's)",
+        description="Pairs runs by directory name; exit 1 when any run regressed.",
+    )
+    p.add_argument("base_dir", type=Path, help="results root of the base commit")
+    p.add_argument("head_dir", type=Path, help="results root of the head commit")
+    p.add_argument("--factor", type=float, default=FACTOR,
+                   help=f"head must grow by more than this many times base's growth to regress (default {FACTOR:g})")
+    p.add_argument("--min-delta", metavar="SIZE", default=str(MIN_DELTA),
+                   help=f"smallest rise in growth per iteration that counts (default {MIN_DELTA} bytes); {SIZE_HELP}")
+    p.set_defaults(main=main)
+    return p
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        min_delta = parse_size(args.min_delta)
+    except SizeError as err:
+        print(f"leakbench: --min-delta: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=min_delta)
+    except LeakbenchError as err:
+        print(f"leakbench: {err}", file=sys.stderr)
+        return err.exit_code
+    table = compare_markdown(comparisons)
+    print(table)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(table + "\n")
+    return EXIT_LEAK if any(c.word == REGRESSED for c in comparisons) else EXIT_PASS

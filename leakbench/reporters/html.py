@@ -1,0 +1,70 @@
+"""``diff.html``: the stack diff as one self-contained page.
+
+No scripts, fonts or stylesheets from a CDN: the page is opened from a CI
+artifact, often offline or behind a proxy. Full stacks fold into
+``<details>`` so the table stays readable.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from leakbench.comparison import Diff, StackChange
+from leakbench.units import format_size
+
+TOP = 50
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2em; color: #1d2125; }
+h1 { font-size: 1.3em; } h2 { font-size: 1.1em; margin-top: 2em; }
+table { border-collapse: collapse; width: 100%; }
+th, td { border-bottom: 1px solid #dde1e4; padding: .35em .6em; vertical-align: top; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.up { color: #b3261e; } .down { color: #1e7b34; }
+code { font: 13px ui-monospace, monospace; }
+details ol { margin: .3em 0; padding-left: 1.5em; color: #555; }
+"""
+
+
+def diff_html(diff: Diff, top: int = TOP) -> str:
+    matched = "function and file" if diff.key == "function" else "function, file and line"
+    sections = "".join(
+        _section(title, rows, top, css) for title, rows, css in (("Grown", diff.grown, "up"), ("Shrunk", diff.shrunk, "down"))
+    )
+    title = f"leakbench diff: {diff.base_label} -> {diff.head_label}"
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>\n'
+        f"<body><h1>{escape(title)}</h1>\n"
+        f"<p>Left behind per iteration: {format_size(diff.base_bytes_per_iteration)} &rarr; "
+        f"{format_size(diff.head_bytes_per_iteration)} (<strong>{format_size(diff.delta, signed=True)}</strong>). "
+        f"Stacks matched by {matched}; sizes are bytes still allocated at the end of the capture, per iteration.</p>\n"
+        f"{sections}</body></html>\n"
+    )
+
+
+def _section(title: str, rows: list[StackChange], top: int, css: str) -> str:
+    head = f"<h2>{title} ({len(rows)} stacks{f', top {top}' if len(rows) > top else ''})</h2>\n"
+    if not rows:
+        return head + "<p>none</p>\n"
+    body = "".join(_row(row, css) for row in rows[:top])
+    return (
+        head + "<table><thead><tr><th>change / iteration</th><th>base</th><th>head</th>"
+        "<th>allocated in, then callers</th></tr></thead>\n<tbody>\n" + body + "</tbody></table>\n"
+    )
+
+
+def _row(row: StackChange, css: str) -> str:
+    frames = [_frame(frame) for frame in row.frames] or ["?"]
+    stack = frames[0] if len(frames) == 1 else f"<details><summary>{frames[0]}</summary><ol>{''.join(f'<li>{f}</li>' for f in frames[1:])}</ol></details>"
+    return (
+        f'<tr><td class="n {css}">{format_size(row.delta, signed=True)}</td>'
+        f'<td class="n">{format_size(row.base_bytes_per_iteration)}</td>'
+        f'<td class="n">{format_size(row.head_bytes_per_iteration)}</td><td>{stack}</td></tr>\n'
+    )
+
+
+def _frame(frame: tuple[str, str, int]) -> str:
+    function, file, line = frame
+    where = f" {escape(file)}:{line}" if file else ""
+    return f"<code>{escape(function)}</code>{where}"

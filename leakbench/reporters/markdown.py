@@ -1,0 +1,111 @@
+"""Tables a pull-request comment or a GitHub job summary can hold.
+
+GitHub caps a comment at 65,536 characters, so both tables keep to the rows
+that matter: the largest stack changes, and every run that did not stay
+unchanged.
+"""
+
+from __future__ import annotations
+
+from leakbench.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
+from leakbench.units import format_size
+
+TOP = 10
+MAX_UNCHANGED = 50
+CALLERS = 3
+
+
+def diff_markdown(diff: Diff, top: int = TOP) -> str:
+    matched = "function and file" if diff.key == "function" else "function, file and line"
+    lines = [
+        f"### leakbench diff: {_cell(diff.base_label)} -> {_cell(diff.head_label)}",
+        "",
+        f"Left behind per iteration: {format_size(diff.base_bytes_per_iteration)} -> "
+        f"{format_size(diff.head_bytes_per_iteration)} (**{format_size(diff.delta, signed=True)}**); "
+        f"stacks matched by {matched}.",
+    ]
+    for title, rows in (("Grown", diff.grown), ("Shrunk", diff.shrunk)):
+        lines += ["", f"**{title}** ({len(rows)} stacks{f', top {top}' if len(rows) > top else ''})", ""]
+        if not rows:
+            lines.append("none")
+            continue
+        lines += ["| change / iteration | base | head | allocated in | called from |", "|---:|---:|---:|---|---|"]
+        lines += [_stack_row(row) for row in rows[:top]]
+    return "\n".join(lines) + "\n"
+
+
+def compare_markdown(comparisons: list[Comparison]) -> str:
+    counts: dict[str, int] = {}
+    for c in comparisons:
+        counts[c.word] = counts.get(c.word, 0) + 1
+    tally = ", ".join(f"**{n} {word}**" if word == REGRESSED else f"{n} {word}" for word, n in counts.items())
+    lines = ["### leakbench compare", "", tally or "no runs on either side", ""]
+    if not comparisons:
+        return "\n".join(lines)
+    lines += [
+        "| run | result | growth / iteration, base | head | ratio | verdict | why |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    shown = [c for c in comparisons if c.word != UNCHANGED]
+    unchanged = [c for c in comparisons if c.word == UNCHANGED]
+    for c in shown + unchanged[:MAX_UNCHANGED]:
+        word = f"**{c.word}**" if c.word == REGRESSED else c.word
+        lines.append(
+            f"| {_cell(c.name)} | {word} | {_growth(c.base)} | {_growth(c.head)} | {_ratio(c)} | "
+            f"{_verdicts(c)} | {_cell(c.reason)} |"
+        )
+    if len(unchanged) > MAX_UNCHANGED:
+        lines.append(f"\n... and {len(unchanged) - MAX_UNCHANGED} more unchanged runs")
+    lines += ["", "Growth per iteration with its 95% interval; regressed = intervals apart and higher by a factor."]
+    return "\n".join(lines) + "\n"
+
+
+def _stack_row(row: StackChange) -> str:
+    return (
+        f"| {format_size(row.delta, signed=True)} | {format_size(row.base_bytes_per_iteration)} | "
+        f"{format_size(row.head_bytes_per_iteration)} | {frame_text(row.frames[0]) if row.frames else '?'} | "
+        f"{callers_text(row.frames)} |"
+    )
+
+
+def frame_text(frame: tuple[str, str, int] | list) -> str:
+    function, file, line = frame
+    return f"`{_code(function)}` {_cell(file)}:{line}" if file else f"`{_code(function)}`"
+
+
+def callers_text(frames: tuple | list, limit: int = CALLERS) -> str:
+    callers = [f"`{_code(fn)}`" for fn, _, _ in frames[1 : 1 + limit]]
+    more = " ..." if len(frames) > 1 + limit else ""
+    return " < ".join(callers) + more if callers else ""
+
+
+def _growth(side: RunFigures | None) -> str:
+    if side is None or side.growth is None:
+        return "-"
+    text = format_size(side.growth, signed=True)
+    if side.low is not None and side.high is not None and side.low != side.high:
+        text += f" ({format_size(side.low, signed=True)} to {format_size(side.high, signed=True)})"
+    return text
+
+
+def _ratio(c: Comparison) -> str:
+    if c.ratio is not None:
+        return f"{c.ratio:.2f}x"
+    if c.base and c.head and c.base.growth is not None and c.head.growth and c.head.growth > 0:
+        return "new"
+    return "-"
+
+
+def _verdicts(c: Comparison) -> str:
+    before = c.base.verdict if c.base else "-"
+    after = c.head.verdict if c.head else "-"
+    return before if before == after else f"{before} -> {after}"
+
+
+def _cell(text: str) -> str:
+    """Text outside code spans: GitHub would take <module> for an HTML tag."""
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return str(text).replace("`", "'").replace("|", "\\|")
