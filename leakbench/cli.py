@@ -13,7 +13,7 @@ import sys
 from . import __version__
 from .errors import EXIT_USAGE, LeakbenchError
 
-COMMANDS = ("run", "report", "serve", "diff", "compare")
+COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
 
 
 class Parser(argparse.ArgumentParser):

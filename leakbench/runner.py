@@ -417,7 +417,8 @@ class InProcessRun:
     def boundary(self, i: int) -> None:
         if i == self.th.warmup:
             self._open_window()
-        sample = self.sampler.sample(i)
+        with self.watcher.busy:
+            sample = self.sampler.sample(i)
         sample["peak"] = self.watcher.take_peak() or None
         self.recorder.record(i, sample)
         self.progress.update(i)

@@ -48,6 +48,9 @@ def plot_run(run_dir: Path) -> Path:
     verdict = summary.get("verdict", "running")
     ax.plot(x, y / MIB, color="#0969da", lw=1.4, label=metric)
     px, py = _column(samples, peak_key)
+    if len(px) and len(x):
+        above = py > np.interp(px, x, y)  # only peaks the boundary samples missed are news
+        px, py = px[above], py[above]
     if len(px):
         ax.scatter(px, py / MIB, s=6, color="#8250df", alpha=0.5, label="peak between boundaries")
     warmup = summary.get("warmup") or 0

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -67,7 +68,7 @@ def print_summary(summary: dict[str, Any], run_dir: Any, console: Console | None
     ]
     for k, v in rows:
         table.add_row(k, v)
-    console.print(f"[{STYLE.get(verdict, 'bold')}]{verdict_line(summary)}[/]", highlight=False)
+    console.print(f"[{STYLE.get(verdict, 'bold')}]{escape(verdict_line(summary))}[/]", highlight=False)
     console.print(table)
     if summary.get("attribution"):
         console.print(summary["attribution"], highlight=False, markup=False)

@@ -1,0 +1,47 @@
+"""``leakbench demo``: the whole job on a built-in scenario, a real leak caught and its fix passed.
+
+Runs the built-in ``demo`` scenario against the demo agent twice: with the
+first seed report's leak (kept events and full tool outputs), and fixed.
+Exit 0 when leakbench told them apart, as it should.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the built-in demo: a leaky agent caught, its fixed twin passed")
+    p.add_argument("--results", type=Path, default=Path("results"), help="results root (default ./results)")
+    p.set_defaults(main=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from ..reporters.terminal import print_summary
+    from ..runner import RunConfig, run
+    from ..scenario import load_scenario
+
+    console = Console()
+    scenario = load_scenario("demo")
+    expected = {"demo-leaky": "leak", "demo-fixed": "pass"}
+    seen = {}
+    for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
+        console.rule(f"[bold]{name}[/]: python -m leakbench.demo_agent {' '.join(extra)}")
+        outcome = run(RunConfig(
+            scenario=scenario, name=name, results=args.results, progress=True,
+            command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
+        ))
+        print_summary(outcome.summary, outcome.run_dir, console)
+        console.print(f"plot: {outcome.run_dir / 'memory.png'}")
+        seen[name] = outcome.verdict
+    ok = seen == expected
+    console.rule()
+    console.print(
+        "[bold green]demo: the leak was caught and the fix passed[/]" if ok
+        else f"[bold red]demo: expected {expected}, got {seen}[/]"
+    )
+    return 0 if ok else 1

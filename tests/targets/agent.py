@@ -1,0 +1,105 @@
+"""A small agent loop for the harness's own tests: real process, real HTTP, known leaks.
+
+It talks to the mock as an OpenAI-style client would (streaming chat
+completions over one keep-alive connection, stdlib only, so its own memory is
+small and steady) and can be told to misbehave in one known way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import urlparse
+
+KEPT: list = []
+
+
+def parse_size(text: str) -> int:
+    units = {"KB": 1000, "MB": 1000**2, "GB": 1000**3}
+    for unit, factor in units.items():
+        if text.upper().endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    return int(text)
+
+
+def one_turn(conn: http.client.HTTPConnection, history_tail: list) -> bool:
+    """One model request; True when the model gave its final answer."""
+    body = json.dumps({"model": "mock", "stream": True, "messages": history_tail[-4:] or [{"role": "user", "content": "go"}]})
+    conn.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")})
+    resp = conn.getresponse()
+    if resp.status != 200:
+        resp.read()
+        return False
+    finish = None
+    for raw in resp:
+        line = raw.strip()
+        if not line.startswith(b"data:") or line == b"data: [DONE]":
+            continue
+        chunk = json.loads(line[5:])
+        for choice in chunk.get("choices", []):
+            finish = choice.get("finish_reason") or finish
+    return finish == "stop"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--leak", default="0", help="bytes kept per iteration")
+    p.add_argument("--plateau", type=int, default=0, help="stop keeping after this many iterations (a cache that fills)")
+    p.add_argument("--fds", action="store_true", help="leak one open file per iteration")
+    p.add_argument("--children", action="store_true", help="spawn a child per iteration and never reap it")
+    p.add_argument("--runaway-after", type=int, default=-1, help="allocate about 1 GB/s from this iteration on")
+    p.add_argument("--crash-at", type=int, default=-1)
+    p.add_argument("--exit-at", type=int, default=-1, help="exit 0 early at this iteration")
+    p.add_argument("--hang-at", type=int, default=-1)
+    p.add_argument("--ignore-term", action="store_true")
+    p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
+    p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD")
+    p.add_argument("--iterations", type=int, default=0, help="with --tick: how many")
+    args = p.parse_args()
+    leak = parse_size(args.leak)
+
+    if args.ignore_term:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.daemon_grandchild:
+        subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); time.sleep(3600)"], start_new_session=True)
+
+    url = urlparse(os.environ["LEAKBENCH_URL"]) if not args.tick else None
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120) if url else None
+    tick = os.fdopen(int(os.environ["LEAKBENCH_TICK_FD"]), "wb", buffering=0) if args.tick else None
+    files, procs = [], []
+    i = 0
+    while True:
+        if i == args.crash_at:
+            os._exit(7)
+        if i == args.exit_at:
+            return 0
+        if i == args.hang_at:
+            time.sleep(3600)
+        if args.runaway_after >= 0 and i >= args.runaway_after:
+            while True:
+                KEPT.append(b"\x01" * 50_000_000)  # touched, so it is resident
+                time.sleep(0.05)
+        if leak and (not args.plateau or i < args.plateau):
+            KEPT.append(b"\x01" * leak)
+        if args.fds:
+            files.append(open(os.devnull))
+        if args.children:
+            procs.append(subprocess.Popen(["true"]))
+        if tick:
+            time.sleep(0.002)
+            tick.write(b".")
+            if args.iterations and i + 1 >= args.iterations:
+                time.sleep(3600)
+        elif one_turn(conn, []):
+            return 0
+        i += 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

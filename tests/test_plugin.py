@@ -1,0 +1,133 @@
+"""The pytest plugin as a user meets it: options, ini keys, marker, fixture, summary."""
+
+import json
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+LEAKY_AND_CLEAN = """
+import pytest
+
+KEPT = []
+
+def test_leaky(leak):
+    for i in leak.iterations(150):
+        KEPT.append(b"x" * 200_000)
+
+def test_clean(leak):
+    for i in leak.iterations(150):
+        data = b"x" * 200_000
+        del data
+"""
+
+
+def run(pytester, *args):
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def test_leak_budget_option_fails_the_leaky_loop_and_passes_the_clean_one(pytester):
+    pytester.makepyfile(LEAKY_AND_CLEAN)
+    result = run(pytester, "--leak-budget", "5MB", f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    assert "leakbench: LEAK" in out
+    assert "results:" in out
+    # the terminal summary lists every leak test with its verdict
+    assert "test_leaky" in out and "test_clean" in out
+    summary_lines = [l for l in result.stdout.lines if "test_leaky" in l and ("leak" in l.split()[-1] or "(peak)" in l or "(slope)" in l)]
+    assert summary_lines, out
+    run_dir = next((pytester.path / "res").glob("*test_leaky*"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "leak"
+    assert summary["rule"] in ("slope", "peak", "counter")
+    assert (run_dir / "samples.jsonl").read_text().count("\n") >= 20
+    assert (run_dir / "memory.png").stat().st_size > 1000
+
+
+def test_marker_overrides_option(pytester):
+    pytester.makepyfile("""
+import pytest
+KEPT = []
+
+@pytest.mark.leak(budget="1GB", per_iteration="10MB", iterations=60)
+def test_allowed(leak):
+    for i in leak.iterations():
+        KEPT.append(b"x" * 100_000)
+""")
+    result = run(pytester, "--leak-budget", "1MB", f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(passed=1)
+
+
+def test_ini_keys(pytester):
+    pytester.makeini("[pytest]\nleak_budget = 2MB\nleak_iterations = 120\n")
+    pytester.makepyfile(LEAKY_AND_CLEAN.replace("leak.iterations(150)", "leak.iterations()"))
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(passed=1, failed=1)
+    summary = json.loads(next((pytester.path / "res").glob("*test_clean*")).joinpath("summary.json").read_text())
+    assert summary["iterations"] == 120 and summary["budget"] == 2_000_000
+
+
+def test_async_iterations_under_pytest_asyncio(pytester):
+    pytester.makepyfile("""
+import asyncio
+import pytest
+KEPT = []
+
+async def test_async_leaky(leak):
+    async for i in leak.aiterations(120):
+        await asyncio.sleep(0)
+        KEPT.append(b"x" * 200_000)
+""")
+    result = run(pytester, "-p", "asyncio", "--asyncio-mode=auto", "--leak-budget", "5MB", f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(failed=1)
+    assert "leakbench: LEAK" in result.stdout.str()
+
+
+def test_exact_counter_catches_one_object_per_iteration(pytester):
+    pytester.makepyfile("""
+KEPT = []
+
+class Session:
+    pass
+
+def test_one_object(leak):
+    for i in leak.iterations(100):
+        KEPT.append(Session())
+""")
+    result = run(pytester, "--leak-budget", "1GB", f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "rule: counter" in out, out
+    assert "Session" in out  # attribution names the type that grew
+
+
+def test_junit_properties(pytester):
+    pytester.makepyfile(LEAKY_AND_CLEAN)
+    xml = pytester.path / "junit.xml"
+    run(pytester, "--leak-budget", "5MB", f"--junitxml={xml}", f"--leak-results={pytester.path / 'res'}")
+    text = xml.read_text()
+    assert 'name="leak_growth_per_iteration"' in text
+    assert 'name="leak_verdict" value="leak"' in text
+
+
+@pytest.mark.parametrize("bad", ["fifty MB", "-1MB", "50XB"])
+def test_bad_budget_is_one_line_usage_error(pytester, bad):
+    pytester.makepyfile("def test_x(leak):\n    pass\n")
+    result = run(pytester, f"--leak-budget={bad}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "--leak-budget" in err and "50MB" in err
+    assert "Traceback" not in err
+
+
+def test_unknown_marker_argument_is_a_usage_error(pytester):
+    pytester.makepyfile("""
+import pytest
+@pytest.mark.leak(budgett="1MB")
+def test_x(leak):
+    for i in leak.iterations(30):
+        pass
+""")
+    result = run(pytester)
+    assert "unknown argument" in result.stdout.str() + result.stderr.str()
