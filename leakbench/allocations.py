@@ -31,7 +31,8 @@ def summarize_capture(capture_file: Path, iterations: int, max_stacks: int = MAX
     """Leaked bytes and counts per stack, totalled and divided by ``iterations``.
 
     Allocations made by memray or leakbench themselves are left out: their
-    innermost frame is the harness's, so blaming the user's code would be wrong.
+    innermost frame is the harness's, or they come from the capture window's
+    own machinery, so blaming the user's code would be wrong.
     Harness frames further out (the runner calling the target) are stripped so
     that the same user stack matches however it was driven.
     """
@@ -45,7 +46,7 @@ def summarize_capture(capture_file: Path, iterations: int, max_stacks: int = MAX
         records = list(reader.get_leaked_allocation_records(merge_threads=True))
         for record in records:
             raw = record.hybrid_stack_trace() if native else record.stack_trace()
-            if raw and _is_harness(raw[0][1]):
+            if raw and (_is_harness(raw[0][1]) or any(file == _WINDOW_FILE for _, file, _ in raw)):
                 harness_bytes += record.size
                 continue
             stack = tuple((fn, portable_path(file), int(line)) for fn, file, line in raw if not _is_harness(file))
@@ -152,6 +153,8 @@ def portable_path(filename: str) -> str:
 
 
 _LEAKBENCH_DIR = str(Path(leakbench.__file__).resolve().parent) + os.sep
+# Whatever the capture window itself allocates (its starter thread) is no one's leak.
+_WINDOW_FILE = str(Path(leakbench.__file__).resolve().parent / "capture.py")
 
 
 def _is_harness(filename: str) -> bool:
