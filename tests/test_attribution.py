@@ -1,0 +1,79 @@
+"""Attribution without memray: tracemalloc lines and gc type counts over the window."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from leakbench.attribution import TracemallocWindow, TypeCounts, format_attribution
+
+
+class Session:
+    def __init__(self) -> None:
+        self.history = [bytes(10_000)]
+
+
+SESSIONS: list[Session] = []
+
+
+def open_session() -> None:
+    SESSIONS.append(Session())
+
+
+def measure(body, iterations: int, exclude=()):
+    window, types = TracemallocWindow(), TypeCounts(exclude=exclude)
+    for part in (window, types):  # the order the runner uses
+        part.start()
+    for i in range(iterations):
+        body(i)
+    return window, types
+
+
+def test_growing_line_and_type_are_named_per_iteration():
+    SESSIONS.clear()
+    for _ in range(3):
+        open_session()
+    window, types = measure(lambda i: open_session(), 25)
+    text = format_attribution(window, types, 25)
+    lines = window.top_growth(25, limit=3)
+    assert lines[0].file.endswith("test_attribution.py")
+    assert "bytes(10_000)" in lines[0].source
+    assert 10_000 < lines[0].bytes_per_iteration < 10_300
+    session_growth = [row.grown for row in types.grown() if row.type.endswith("test_attribution.Session")]
+    assert session_growth == [25]
+    assert text.splitlines()[0].startswith("tracemalloc:")
+    assert "KiB/iteration" in text and "Session" in text and "+1.00/iteration" in text
+    SESSIONS.clear()
+
+
+def test_harness_objects_are_not_counted():
+    samples: list[dict] = []
+    window, types = measure(lambda i: samples.append({"i": i, "rss": [i]}), 30, exclude=[samples])
+    window.stop()
+    types.stop()
+    assert types.grown() == []
+
+
+def test_clean_loop_grows_no_type():
+    def body(i):
+        scratch = {"i": i, "items": [Session() for _ in range(3)]}
+        del scratch
+
+    window, types = measure(body, 30)
+    assert "gc:" not in format_attribution(window, types, 30)
+    assert types.grown() == []
+
+
+def test_tracing_started_by_someone_else_keeps_running():
+    tracemalloc.start()
+    try:
+        window = TracemallocWindow()
+        window.start()
+        window.stop()
+        window.stop()  # a second stop is a no-op
+        assert tracemalloc.is_tracing()
+    finally:
+        tracemalloc.stop()
+    own = TracemallocWindow()
+    own.start()
+    own.stop()
+    assert not tracemalloc.is_tracing()
