@@ -37,7 +37,7 @@ from .sampler import (
     default_rss_limit,
     raise_in_thread,
 )
-from .target import Context, ProcessTarget, is_async, resolve_callable, target_env
+from .target import Context, ProcessTarget, is_async, resolve_callable, subreaper, target_env
 from .units import parse_size
 
 DEFAULT_BUDGET = parse_size("50MB")
@@ -288,13 +288,14 @@ class _ProcessRun:
                     extra_env["LEAKBENCH_TICK_FD"] = str(write_fd)
                 env = target_env(server.url, workspace, self.scenario.iterations, extra_env)
                 self.summary["url"] = server.url
+                stack.enter_context(subreaper())
                 self.target = ProcessTarget(command, env, self.run_dir.path / "target.log", pass_fds)
                 stack.callback(self._cleanup)
                 if cfg.clock == "tick":
                     os.close(write_fd)
                     threading.Thread(target=self._read_ticks, args=(read_fd,), daemon=True).start()
-                self.sampler = ProcessSampler(self.target.pid)
-                self.watcher = PeakWatcher(self.target.pid, self.rss_limit, self.on_guard)
+                self.sampler = ProcessSampler(self.target.pid, self.target.tree)
+                self.watcher = PeakWatcher(self.target.tree, self.rss_limit, self.on_guard)
                 self.watcher.start()
                 stack.enter_context(self.progress)
                 if cfg.clock == "time":

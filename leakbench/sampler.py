@@ -36,7 +36,7 @@ def default_rss_limit() -> int:
     return int(max(256 * 2**20, min(vm.total // 2, vm.available - 2**30)))
 
 
-def _tree(proc: psutil.Process) -> list[psutil.Process]:
+def process_and_children(proc: psutil.Process) -> list[psutil.Process]:
     try:
         return [proc, *proc.children(recursive=True)]
     except psutil.Error:
@@ -56,12 +56,13 @@ def tree_rss(procs: list[psutil.Process]) -> int:
 class ProcessSampler:
     """psutil readings of a target process and everything below it."""
 
-    def __init__(self, pid: int, uss_every: int = 10):
+    def __init__(self, pid: int, tree: Callable[[], list[psutil.Process]], uss_every: int = 10):
         self.proc = psutil.Process(pid)
+        self.tree = tree
         self.uss_every = max(1, uss_every)
 
     def sample(self, i: int) -> dict[str, int | None]:
-        procs = _tree(self.proc)
+        procs = self.tree() or [self.proc]
         try:
             with self.proc.oneshot():
                 rss = self.proc.memory_info().rss
@@ -111,9 +112,9 @@ class PeakWatcher(threading.Thread):
     left the process group (``setsid``) can still be killed at the end.
     """
 
-    def __init__(self, pid: int, limit: int, on_guard: Callable[[int], None]):
+    def __init__(self, tree: Callable[[], list[psutil.Process]], limit: int, on_guard: Callable[[int], None]):
         super().__init__(name="leakbench-peak", daemon=True)
-        self.proc = psutil.Process(pid)
+        self.tree = tree
         self.limit = limit
         self.on_guard = on_guard
         self.fired_at: int | None = None
@@ -143,7 +144,7 @@ class PeakWatcher(threading.Thread):
         delay = POLL_SECONDS
         while not self._stop.wait(delay):
             with self.busy:
-                procs = _tree(self.proc)
+                procs = self.tree()
                 rss = tree_rss(procs)
                 with self._lock:
                     self._peak = max(self._peak, rss)
@@ -189,7 +190,8 @@ class SelfWatcher(PeakWatcher):
     HARD_FACTOR = 1.2
 
     def __init__(self, limit: int, on_guard: Callable[[int], None], on_hard_limit: Callable[[int], None]):
-        super().__init__(os.getpid(), limit, on_guard)
+        self.proc = psutil.Process()
+        super().__init__(lambda: process_and_children(self.proc), limit, on_guard)
         self.on_hard_limit = on_hard_limit
 
     def run(self) -> None:

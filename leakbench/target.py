@@ -8,6 +8,7 @@ starts may outlive the run.
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import inspect
 import os
@@ -15,16 +16,37 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import psutil
 
 from .errors import UsageError
 
 DUMMY_KEY = "sk-leakbench-dummy"
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextmanager
+def subreaper() -> Iterator[bool]:
+    """Make orphans of the target (double-forked ``setsid`` daemons) our children, not init's.
+
+    A daemonized grandchild leaves the target's process group and tree within
+    milliseconds; as a child subreaper (Linux) the harness adopts it, so its
+    memory is still counted and it is still killed at the end.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        ok = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        ok = False
+    try:
+        yield ok
+    finally:
+        if ok:
+            libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def target_env(url: str, workspace: Path, iterations: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -60,6 +82,7 @@ class ProcessTarget:
         if shutil.which(exe, path=env.get("PATH")) is None and not Path(exe).is_file():
             raise UsageError(f"target command not found: {exe!r} (check the spelling or give its full path)")
         self.command = command
+        self._others = {c.pid for c in psutil.Process().children(recursive=True)}
         self._log = open(log_path, "wb")
         try:
             self.popen = subprocess.Popen(
@@ -80,6 +103,17 @@ class ProcessTarget:
     def poll(self) -> int | None:
         return self.popen.poll()
 
+    def tree(self) -> list[psutil.Process]:
+        """The target, its descendants, and orphans of theirs adopted by this process."""
+        me = psutil.Process()
+        try:
+            ours = me.children(recursive=True)
+        except psutil.Error:
+            return []
+        tree = [p for p in ours if p.pid not in self._others]
+        tree.sort(key=lambda p: p.pid != self.pid)  # the target first
+        return tree
+
     def stop(self, extra: Iterable[psutil.Process] = (), grace: float = 5.0, wait_first: float = 0.0) -> int | None:
         """End the target and every descendant; returns its exit code.
 
@@ -90,11 +124,7 @@ class ProcessTarget:
             self.popen.wait(timeout=wait_first)
         except subprocess.TimeoutExpired:
             pass
-        procs = list(extra)
-        try:
-            procs += psutil.Process(self.pid).children(recursive=True)
-        except psutil.Error:
-            pass
+        procs = [*extra, *self.tree()]
         self._signal_group(signal.SIGTERM)
         try:
             self.popen.wait(timeout=grace)
@@ -107,6 +137,7 @@ class ProcessTarget:
     def kill(self, extra: Iterable[psutil.Process] = ()) -> None:
         """SIGKILL to the group and to every known descendant, then reap."""
         self._signal_group(signal.SIGKILL)
+        extra = [*extra, *self.tree()]
         for p in extra:
             try:
                 p.kill()
@@ -116,20 +147,13 @@ class ProcessTarget:
             self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-        psutil.wait_procs([p for p in extra if _alive(p)], timeout=2)
+        psutil.wait_procs([p for p in extra if p.pid != self.pid], timeout=2)
 
     def _signal_group(self, sig: int) -> None:
         try:
             os.killpg(self.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
 
 
 @dataclass
@@ -172,12 +196,3 @@ def resolve_callable(spec: str) -> Callable[..., Any]:
 
 def is_async(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn)
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()

@@ -52,8 +52,8 @@ def print_summary(summary: dict[str, Any], run_dir: Any, console: Console | None
     console = console or Console()
     verdict = summary.get("verdict", "?")
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="dim")
-    table.add_column()
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(overflow="fold")  # a results path is copied from CI logs: never cut it
     slope = summary.get("growth_per_iteration")
     low, high = summary.get("growth_per_iteration_low"), summary.get("growth_per_iteration_high")
     rows = [

@@ -61,13 +61,15 @@ def main() -> int:
     p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
     p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD")
     p.add_argument("--iterations", type=int, default=0, help="with --tick: how many")
+    p.add_argument("--tag", default="", help="ignored; lets a test find every process this run started")
     args = p.parse_args()
     leak = parse_size(args.leak)
 
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if args.daemon_grandchild:
-        subprocess.Popen([sys.executable, "-c", "import os,time; os.setsid(); time.sleep(3600)"], start_new_session=True)
+        code = "import os, sys, time\nif os.fork(): sys.exit(0)\nos.setsid()\ntime.sleep(3600)"
+        subprocess.Popen([sys.executable, "-c", code, args.tag], start_new_session=True)
 
     url = urlparse(os.environ["LEAKBENCH_URL"]) if not args.tick else None
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120) if url else None
