@@ -36,13 +36,6 @@ def default_rss_limit() -> int:
     return int(max(256 * 2**20, min(vm.total // 2, vm.available - 2**30)))
 
 
-def process_and_children(proc: psutil.Process) -> list[psutil.Process]:
-    try:
-        return [proc, *proc.children(recursive=True)]
-    except psutil.Error:
-        return [proc]
-
-
 def tree_rss(procs: list[psutil.Process]) -> int:
     total = 0
     for p in procs:
@@ -191,7 +184,9 @@ class SelfWatcher(PeakWatcher):
 
     def __init__(self, limit: int, on_guard: Callable[[int], None], on_hard_limit: Callable[[int], None]):
         self.proc = psutil.Process()
-        super().__init__(lambda: process_and_children(self.proc), limit, on_guard)
+        # This process only, like the boundary samples: a mock served from a
+        # child process (``--mock process``) is the harness's, not the target's.
+        super().__init__(lambda: [self.proc], limit, on_guard)
         self.on_hard_limit = on_hard_limit
 
     def run(self) -> None:
