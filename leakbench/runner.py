@@ -77,7 +77,7 @@ class RunConfig:
     rss_limit: int | None = None
     results: Path = Path("results")
     timeout: float = 60.0
-    clock: str = "mock"  # mock | tick | time
+    clock: str = "mock"  # mock | tick | time (``drive`` set: the driver's loop)
     interval: float | None = None
     counters: tuple[str, ...] | None = None
     counter_window: int = 10
@@ -86,6 +86,8 @@ class RunConfig:
     memray: bool = False
     memray_native: bool = False
     mock: str = "respx"  # in-process targets: respx | loopback | process
+    drive: str | None = None  # server targets: the API leakbench drives (see driver.py)
+    drive_model: str | None = None
     progress: bool = False
     env: dict[str, str] = field(default_factory=dict)
 
@@ -247,6 +249,7 @@ class _ProcessRun:
         self.watcher: PeakWatcher | None = None
         self.target: ProcessTarget | None = None
         self.guard_rss: int | None = None
+        self.failure: BaseException | None = None
         self.progress = _progress(config)
 
     def boundary(self, completed: int) -> None:
@@ -274,7 +277,8 @@ class _ProcessRun:
         with ExitStack() as stack, _signals_as_interrupt():
             try:
                 workspace = stack.enter_context(_workspace(self.scenario))
-                app = build_app(self.scenario, on_boundary=self.boundary if cfg.clock == "mock" else None)
+                mock_clock = cfg.clock == "mock" and not cfg.drive
+                app = build_app(self.scenario, on_boundary=self.boundary if mock_clock else None)
                 server = stack.enter_context(LoopbackServer(app))
                 command, extra_env, pass_fds = list(cfg.command), dict(cfg.env), []
                 if cfg.memray:
@@ -286,6 +290,13 @@ class _ProcessRun:
                     read_fd, write_fd = os.pipe()
                     pass_fds.append(write_fd)
                     extra_env["LEAKBENCH_TICK_FD"] = str(write_fd)
+                if cfg.drive:
+                    from .driver import free_port
+
+                    port = free_port()
+                    command = [arg.replace("{port}", str(port)) for arg in command]
+                    target_url = f"http://127.0.0.1:{port}"
+                    extra_env.update(LEAKBENCH_TARGET_PORT=str(port), LEAKBENCH_TARGET_URL=target_url)
                 env = target_env(server.url, workspace, self.scenario.iterations, extra_env)
                 self.summary["url"] = server.url
                 stack.enter_context(subreaper())
@@ -300,6 +311,14 @@ class _ProcessRun:
                 stack.enter_context(self.progress)
                 if cfg.clock == "time":
                     threading.Thread(target=self._timer, daemon=True).start()
+                if cfg.drive:
+                    from .driver import make_driver
+
+                    driver = make_driver(cfg.drive, target_url, cfg.timeout, cfg.drive_model)
+                    stack.callback(driver.close)
+                    driver.wait_ready(cfg.timeout, lambda: self.target.poll() is None)
+                    self.recorder.last_sample_at = time.monotonic()
+                    threading.Thread(target=self._drive, args=(driver,), daemon=True).start()
                 self._wait()
             except Interrupted as why:
                 return self._end(status="interrupted", reason=f"interrupted by {why} after {self.recorder.last_iteration} iterations")
@@ -311,6 +330,8 @@ class _ProcessRun:
         """Until the scenario is done, the guard fires, the budget is blown, or the target fails."""
         timeout = self.config.timeout
         while not self.done.wait(0.1):
+            if self.failure is not None:
+                raise self.failure
             code = self.target.poll()
             if code is not None:
                 self.done.wait(0.3)  # the last boundary may still be on its way
@@ -328,6 +349,17 @@ class _ProcessRun:
                 if self.recorder.last_iteration < 0:
                     raise TargetError(f"target never connected to the mock at {self.summary['url']} within {timeout:g} s (does it read LEAKBENCH_URL / OPENAI_BASE_URL?)")
                 raise TargetError(f"target hung: no request for {timeout:g} s after iteration {self.recorder.last_iteration}")
+
+    def _drive(self, driver: Any) -> None:
+        try:
+            for i in range(self.scenario.iterations):
+                self.boundary(i)
+                if self.done.is_set():
+                    return
+                driver.iteration(i)
+            self.boundary(self.scenario.iterations)
+        except BaseException as err:  # reported by _wait in the main thread
+            self.failure = err
 
     def _read_ticks(self, fd: int) -> None:
         completed = 0

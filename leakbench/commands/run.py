@@ -42,6 +42,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--interval", type=positive_float, help="seconds between samples for --clock time")
     c.add_argument("--timeout", type=positive_float, default=60.0, help="target error when no iteration ends for this many seconds (default 60)")
     c.add_argument("--mock", choices=("respx", "loopback", "process"), default="respx", help="in-process targets: how the mock is served (default respx)")
+    c.add_argument("--drive", metavar="API", help="server targets: leakbench drives the target's API once per iteration (opencode); {port} in the command is replaced by a free port")
+    c.add_argument("--drive-model", metavar="PROVIDER/MODEL", help="with --drive opencode: the model each prompt names (default leakbench/mock)")
     c.add_argument("--no-tracemalloc", action="store_true", help="in-process: no tracemalloc attribution of a failure")
     m = p.add_argument_group("memray")
     m.add_argument("--memray", action="store_true", help="capture allocations with memray: flamegraph.html and allocations.json")
@@ -94,6 +96,8 @@ def config_from_args(args: argparse.Namespace):
         memray=args.memray,
         memray_native=args.memray_native,
         mock=args.mock,
+        drive=args.drive,
+        drive_model=args.drive_model,
         progress=not args.no_progress,
     )
 
@@ -104,9 +108,9 @@ def main(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     if config.memray:
-        from ..capture import require_memray
+        from ..allocations import import_memray
 
-        require_memray()
+        import_memray()  # not installed: one line, exit 2, before anything starts
     outcome = run(config)
     if args.json:
         try:
