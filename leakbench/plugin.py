@@ -50,6 +50,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(LeakReporter(config), "leakbench-reporter")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the ``leak`` fixture is a leak test: ``pytest -m leak`` selects it."""
+    for item in items:
+        if "leak" in getattr(item, "fixturenames", ()) and item.get_closest_marker("leak") is None:
+            item.add_marker(pytest.mark.leak)
+
+
 @dataclass
 class LeakRecord:
     nodeid: str
@@ -201,6 +208,9 @@ def failure_message(summary: dict[str, Any], run_dir: Any) -> str:
         f"peak {format_size(summary.get('peak_over_baseline'), signed=True)} over baseline (budget {format_size(summary.get('budget'))})",
         f"  results: {run_dir}",
     ]
+    from .reporters.terminal import memray_lines
+
+    lines += memray_lines(summary)
     if summary.get("attribution"):
         lines.append(summary["attribution"])
     return "\n".join(lines)

@@ -169,6 +169,10 @@ def _finish(
     if verdict is not None:
         summary.update(verdict.as_dict())
         summary.pop("leaked", None)
+        if summary.get("memray"):
+            from .capture import growth_report
+
+            summary["memray"] = growth_report(summary["memray"], verdict.growth_per_iteration)
     if status is None:
         status = "leak" if verdict and verdict.leaked else "pass"
     summary["verdict"] = status
@@ -461,7 +465,7 @@ class InProcessRun:
         if self.config.tracemalloc:
             from .attribution import TracemallocWindow, TypeCounts
 
-            self.attribution = (TracemallocWindow(), TypeCounts())
+            self.attribution = (TracemallocWindow(), TypeCounts(exclude=[self, self.recorder, self.sampler, self.watcher]))
             for part in self.attribution:
                 part.start()
         if self.config.memray:

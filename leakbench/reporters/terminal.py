@@ -70,5 +70,24 @@ def print_summary(summary: dict[str, Any], run_dir: Any, console: Console | None
         table.add_row(k, v)
     console.print(f"[{STYLE.get(verdict, 'bold')}]{escape(verdict_line(summary))}[/]", highlight=False)
     console.print(table)
+    for line in memray_lines(summary):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     if summary.get("attribution"):
-        console.print(summary["attribution"], highlight=False, markup=False)
+        console.print(summary["attribution"], highlight=False, markup=False, soft_wrap=True)
+
+
+def memray_lines(summary: dict[str, Any]) -> list[str]:
+    """What the capture says, beside the RSS numbers: the top stacks and any disagreement."""
+    m = summary.get("memray")
+    if not m:
+        return []
+    lines = [
+        f"memray ({m.get('window')}, allocator {m.get('python_allocator')}): "
+        f"{format_size(m.get('leaked_bytes_per_iteration'))}/iteration still allocated, "
+        f"RSS {format_size(m.get('rss_growth_per_iteration'), signed=True)}/iteration; "
+        f"flamegraph {m.get('flamegraph') or '-'}, {m.get('allocations')}"
+    ]
+    for top in m.get("top", [])[:5]:
+        lines.append(f"  {format_size(top['bytes_per_iteration'])}/iteration  {top['function']}  {top['file']}:{top['line']}")
+    lines += [f"  warning: {w}" for w in m.get("warnings", [])]
+    return lines
