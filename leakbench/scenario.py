@@ -62,6 +62,10 @@ class Serve(_Section):
     events: Count = 1
     drip: Annotated[float, Field(ge=0)] = 0.0
     idle_every: Annotated[float, Field(ge=0)] = 0.0
+    # openai protocol: answer text once a turn (everything after the last user
+    # message) holds this many tool results, so an agent server's tool loop ends
+    # and the next session starts; 0 asks for a tool call on every request.
+    turn_tool_calls: Annotated[int, Field(ge=0, strict=True)] = 0
 
 
 class Sessions(_Section):

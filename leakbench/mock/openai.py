@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,7 +33,7 @@ def routes(scenario: Scenario, clock: Clock) -> list[Route]:
         if refusal:
             return _refuse(refusal, scenario)
         clock.served(unit)
-        answer = _Answer(scenario, unit, model)
+        answer = _Answer(scenario, unit, model, turn_over=_turn_over(scenario, await request.body()))
         if stream:
             return sse(answer.chunks(cut=clock.cut(unit), malformed=clock.malformed(unit)))
         return StreamingResponse(answer.document(), media_type="application/json")
@@ -46,6 +47,25 @@ def routes(scenario: Scenario, clock: Clock) -> list[Route]:
     ]
 
 
+_ROLE = re.compile(rb'(?<!\\)"role"\s*:\s*"(\w+)"')
+
+
+def _turn_over(scenario: Scenario, body: bytes) -> bool:
+    """True when the turn (messages after the last user message) has its tool results.
+
+    Roles inside message text are escaped (``\\"role\\"``), so a regex over the
+    raw body finds only the messages' own roles without parsing megabytes.
+    """
+    wanted = scenario.serve.turn_tool_calls
+    if not wanted:
+        return False
+    results = 0
+    for match in _ROLE.finditer(body):
+        role = match.group(1)
+        results = 0 if role == b"user" else results + (role == b"tool")
+    return results >= wanted
+
+
 def _refuse(kind: str, scenario: Scenario) -> Response:
     status, code = (429, "rate_limit_exceeded") if kind == "rate_limit" else (500, "server_error")
     error = {"message": f"leakbench scenario {scenario.name!r}: injected {kind}", "type": code, "param": None, "code": code}
@@ -55,12 +75,14 @@ def _refuse(kind: str, scenario: Scenario) -> Response:
 class _Answer:
     """One unit's reply: a tool call or a text answer, or the final answer after the last unit."""
 
-    def __init__(self, scenario: Scenario, unit: int, model: str) -> None:
+    def __init__(self, scenario: Scenario, unit: int, model: str, turn_over: bool = False) -> None:
         self.scenario = scenario
         self.unit = unit
         self.id = f"chatcmpl-leakbench-{unit}"
         self.model = model
-        self.final = unit > scenario.iterations
+        # with turns, the count of units does not end anything: a driven server's
+        # sessions go on past ``iterations`` model requests
+        self.final = turn_over if scenario.serve.turn_tool_calls else unit > scenario.iterations
         self.tool_call = not self.final and scenario.serve.answer == "tool_call"
 
     def _content(self) -> Pieces:
