@@ -95,10 +95,10 @@ def judge(
     counters: dict[str, np.ndarray] | None = None,
 ) -> Verdict:
     """Judge one run. ``iterations`` and ``values`` are the boundary samples of ``metric``."""
-    x = np.asarray(iterations, float)
+    x_all = np.asarray(iterations, float)
     y = np.asarray(values, float)
-    keep = (x >= thresholds.warmup) & ~np.isnan(y)
-    x, y = x[keep], y[keep]
+    keep = (x_all >= thresholds.warmup) & ~np.isnan(y)
+    x, y = x_all[keep], y[keep]
     if len(x) == 0:
         return Verdict(False, None, "no samples after warm-up: nothing to judge", metric)
 
@@ -106,7 +106,9 @@ def judge(
     v.baseline = baseline_of(y)
     peak = float(np.nanmax(y))
     if peaks is not None:
-        p = np.asarray(peaks, float)[keep]
+        # The peak read at boundary i covers the interval (i-1, i]: the one at
+        # the warm-up boundary still belongs to the warm-up.
+        p = np.asarray(peaks, float)[keep & (x_all > thresholds.warmup)]
         if np.any(~np.isnan(p)):
             peak = max(peak, float(np.nanmax(p)))
     v.peak = peak

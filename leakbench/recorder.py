@@ -68,7 +68,7 @@ class Recorder:
         if self._baseline is None:
             self._baseline = baseline_of(values)
         latest = [values[-1]]
-        if self.peak_field:
+        if self.peak_field and i > self.thresholds.warmup:  # that peak covers (i-1, i]
             peak = self._cols[self.peak_field][self.count - 1]
             if not np.isnan(peak):
                 latest.append(peak)

@@ -104,3 +104,13 @@ def test_long_runs_are_reduced_before_fitting():
     v = judge(xs, BASE + 10_000 * xs + rng.normal(0, MB, n + 1),
               Thresholds(budget=100 * MB, per_iteration=1000, warmup=100), metric="rss")
     assert v.leaked and 9_000 < v.growth_per_iteration < 11_000
+
+
+def test_peak_read_at_the_warmup_boundary_belongs_to_the_warmup():
+    # memory fell when the window opened (a collection): the peak read at the
+    # warm-up boundary is from before it and must not count against the baseline
+    y = np.where(x < 50, BASE + 5 * MB, BASE) + noise(0.1 * MB)
+    peaks = np.full(N + 1, np.nan)
+    peaks[50] = BASE + 60 * MB
+    v = judge(x, y, th(warmup=50), metric="rss", peaks=peaks)
+    assert not v.leaked, v.reason
