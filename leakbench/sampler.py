@@ -36,11 +36,25 @@ def default_rss_limit() -> int:
     return int(max(256 * 2**20, min(vm.total // 2, vm.available - 2**30)))
 
 
+# Children bigger than this are counted by their unique pages (USS), not RSS.
+CHILD_USS_ABOVE = 64 * 2**20
+
+
 def tree_rss(procs: list[psutil.Process]) -> int:
+    """RSS of the first process plus what each descendant holds on its own.
+
+    A child forked from a big parent (Bun and Node fork before they exec a
+    tool's shell) shows the parent's copy-on-write pages in its RSS for a
+    moment: summing RSS counted opencode's 600 MB twice and made a false
+    peak. For big children the unique set size is counted instead.
+    """
     total = 0
-    for p in procs:
+    for n, p in enumerate(procs):
         try:
-            total += p.memory_info().rss
+            rss = p.memory_info().rss
+            if n and rss > CHILD_USS_ABOVE:
+                rss = p.memory_full_info().uss
+            total += rss
         except psutil.Error:
             pass
     return total
