@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 
 from . import __version__
 from .analysis import Thresholds, Verdict, default_warmup
-from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, TargetError, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, LeakbenchError, TargetError, UsageError
 from .recorder import Recorder
 from .results import RunDir, environment, now_iso
 from .sampler import (
@@ -61,8 +61,12 @@ class LoopScenario:
     path: Path | None = None
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM reached the harness."""
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM reached the harness.
+
+    A KeyboardInterrupt, so one that lands where no run catches it still ends
+    the CLI with 130 and one line, never a traceback.
+    """
 
 
 @dataclass
@@ -124,11 +128,12 @@ class Outcome:
 
 
 def run(config: RunConfig) -> Outcome:
-    if config.command:
-        return _ProcessRun(config).execute()
-    if config.target is None:
+    if not config.command and config.target is None:
         raise UsageError("give a target: `-- COMMAND ...` for a process, or --target package.module:function")
-    return _run_callable(config)
+    with _signals_as_interrupt() as signals:
+        if config.command:
+            return _ProcessRun(config, signals).execute()
+        return _run_callable(config)
 
 
 # -- shared pieces ----------------------------------------------------------
@@ -197,20 +202,78 @@ def _finish(
     return Outcome(summary, run_dir.path, summary["exit_code"])
 
 
+class _Signals:
+    """SIGINT and SIGTERM for the length of a run: raised only where the run can take them.
+
+    While the run is ``armed`` (the target or the measured loop is running) the
+    first signal raises Interrupted. Anywhere else (starting the target,
+    stopping it, writing results) a signal is only remembered: raised there, it
+    would cut the cleanup short and leave the target's process group running,
+    or leave the summary at ``running``. A signal remembered before arming is
+    raised as soon as the run arms; one that comes during the final cleanup
+    does not change a verdict that is already measured.
+    """
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._armed = False
+        self._raised = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        if self.received is None:
+            self.received = signal.Signals(signum).name
+        if self._armed:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.received is not None and not self._raised:
+            self._raised = True
+            raise Interrupted(self.received)
+
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        before, self._armed = self._armed, True
+        try:
+            self._raise()
+            yield
+        finally:
+            self._armed = before
+
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        before, self._armed = self._armed, False
+        try:
+            yield
+        finally:
+            self._armed = before
+        if before:
+            self._raise()
+
+
+_current_signals: _Signals | None = None
+
+
 @contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a run like Ctrl-C: target stopped, summary written as interrupted."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+def _signals_as_interrupt() -> Iterator[_Signals]:
+    """SIGTERM ends a run like Ctrl-C: target stopped, summary written as interrupted.
+
+    Nested uses share the outer run's handler; off the main thread no handler
+    can be installed and the returned object never fires.
+    """
+    global _current_signals
+    if _current_signals is not None:
+        yield _current_signals
         return
-
-    def handler(signum, frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    old = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _current_signals = signals
     try:
-        yield
+        yield signals
     finally:
+        _current_signals = None
         for sig, h in old.items():
             signal.signal(sig, h)
 
@@ -237,8 +300,9 @@ def _progress(config: RunConfig):
 
 
 class _ProcessRun:
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, signals: _Signals | None = None):
         self.config = config
+        self.signals = signals or _Signals()
         self.scenario = config.scenario
         self.th = config.thresholds(PROCESS_COUNTERS)
         self.rss_limit = config.rss_limit or default_rss_limit()
@@ -278,57 +342,69 @@ class _ProcessRun:
         from .mock import LoopbackServer, build_app
 
         cfg = self.config
-        with ExitStack() as stack, _signals_as_interrupt():
-            try:
-                workspace = stack.enter_context(_workspace(self.scenario))
-                mock_clock = cfg.clock == "mock" and not cfg.drive
-                app = build_app(self.scenario, on_boundary=self.boundary if mock_clock else None)
-                server = stack.enter_context(LoopbackServer(app))
-                command, extra_env, pass_fds = list(cfg.command), dict(cfg.env), []
-                if cfg.memray:
-                    from .capture import wrap_command
+        status = reason = target_error = None
+        try:
+            with ExitStack() as stack:
+                try:
+                    with self.signals.armed():
+                        workspace = stack.enter_context(_workspace(self.scenario))
+                        mock_clock = cfg.clock == "mock" and not cfg.drive
+                        app = build_app(self.scenario, on_boundary=self.boundary if mock_clock else None)
+                        server = stack.enter_context(LoopbackServer(app))
+                        command, extra_env, pass_fds = list(cfg.command), dict(cfg.env), []
+                        if cfg.memray:
+                            from .capture import wrap_command
 
-                    command, memray_env = wrap_command(command, self.run_dir.path / "capture.bin", cfg.memray_native)
-                    extra_env.update(memray_env)
-                if cfg.clock == "tick":
-                    read_fd, write_fd = os.pipe()
-                    pass_fds.append(write_fd)
-                    extra_env["LEAKBENCH_TICK_FD"] = str(write_fd)
-                if cfg.drive:
-                    from .driver import free_port
+                            command, memray_env = wrap_command(command, self.run_dir.path / "capture.bin", cfg.memray_native)
+                            extra_env.update(memray_env)
+                        if cfg.clock == "tick":
+                            read_fd, write_fd = os.pipe()
+                            pass_fds.append(write_fd)
+                            extra_env["LEAKBENCH_TICK_FD"] = str(write_fd)
+                        if cfg.drive:
+                            from .driver import free_port
 
-                    port = free_port()
-                    command = [arg.replace("{port}", str(port)) for arg in command]
-                    target_url = f"http://127.0.0.1:{port}"
-                    extra_env.update(LEAKBENCH_TARGET_PORT=str(port), LEAKBENCH_TARGET_URL=target_url)
-                env = target_env(server.url, workspace, self.scenario.iterations, extra_env)
-                self.summary["url"] = server.url
-                stack.enter_context(subreaper())
-                self.target = ProcessTarget(command, env, self.run_dir.path / "target.log", pass_fds)
-                stack.callback(self._cleanup)
-                if cfg.clock == "tick":
-                    os.close(write_fd)
-                    threading.Thread(target=self._read_ticks, args=(read_fd,), daemon=True).start()
-                self.sampler = ProcessSampler(self.target.pid, self.target.tree)
-                self.watcher = PeakWatcher(self.target.tree, self.rss_limit, self.on_guard)
-                self.watcher.start()
-                stack.enter_context(self.progress)
-                if cfg.clock == "time":
-                    threading.Thread(target=self._timer, daemon=True).start()
-                if cfg.drive:
-                    from .driver import make_driver
+                            port = free_port()
+                            command = [arg.replace("{port}", str(port)) for arg in command]
+                            target_url = f"http://127.0.0.1:{port}"
+                            extra_env.update(LEAKBENCH_TARGET_PORT=str(port), LEAKBENCH_TARGET_URL=target_url)
+                        env = target_env(server.url, workspace, self.scenario.iterations, extra_env)
+                        self.summary["url"] = server.url
+                        stack.enter_context(subreaper())
+                        with self.signals.shielded():  # a started target is always registered for cleanup
+                            self.target = ProcessTarget(command, env, self.run_dir.path / "target.log", pass_fds)
+                            stack.callback(self._cleanup)
+                        if cfg.clock == "tick":
+                            os.close(write_fd)
+                            threading.Thread(target=self._read_ticks, args=(read_fd,), daemon=True).start()
+                        self.sampler = ProcessSampler(self.target.pid, self.target.tree)
+                        self.watcher = PeakWatcher(self.target.tree, self.rss_limit, self.on_guard)
+                        self.watcher.start()
+                        stack.enter_context(self.progress)
+                        if cfg.clock == "time":
+                            threading.Thread(target=self._timer, daemon=True).start()
+                        if cfg.drive:
+                            from .driver import make_driver
 
-                    driver = make_driver(cfg.drive, target_url, cfg.timeout, cfg.drive_model)
-                    stack.callback(driver.close)
-                    driver.wait_ready(cfg.timeout, lambda: self.target.poll() is None)
-                    self.recorder.last_sample_at = time.monotonic()
-                    threading.Thread(target=self._drive, args=(driver,), daemon=True).start()
-                self._wait()
-            except Interrupted as why:
-                return self._end(status="interrupted", reason=f"interrupted by {why} after {self.recorder.last_iteration} iterations")
-            except TargetError as err:
-                return self._end(status="error", reason=str(err), target_error=str(err))
-        return self._end()
+                            driver = make_driver(cfg.drive, target_url, cfg.timeout, cfg.drive_model)
+                            stack.callback(driver.close)
+                            driver.wait_ready(cfg.timeout, lambda: self.target.poll() is None)
+                            self.recorder.last_sample_at = time.monotonic()
+                            threading.Thread(target=self._drive, args=(driver,), daemon=True).start()
+                        self._wait()
+                except Interrupted as why:
+                    status, reason = "interrupted", f"interrupted by {why} after {max(0, self.recorder.last_iteration)} iterations"
+                except TargetError as err:
+                    status, reason, target_error = "error", str(err), str(err)
+        except LeakbenchError as err:  # the user's to fix (bad command, mock cannot start): recorded, then one line
+            with self.signals.shielded():
+                self.summary.update(verdict="error", reason=str(err), exit_code=err.exit_code)
+                self.run_dir.write_summary(self.summary)
+                self.run_dir.close()
+            raise
+        # The target is stopped (the stack has unwound) before the verdict and results are written.
+        with self.signals.shielded():
+            return self._end(status, reason, target_error)
 
     def _wait(self) -> None:
         """Until the scenario is done, the guard fires, the budget is blown, or the target fails."""
@@ -395,7 +471,10 @@ class _ProcessRun:
         if self.config.memray and (self.run_dir.path / "capture.bin").exists():
             from .capture import finish_process_capture
 
-            self.summary["memray"] = finish_process_capture(self.run_dir.path / "capture.bin", self.run_dir.path, max(1, self.recorder.last_iteration))
+            try:
+                self.summary["memray"] = finish_process_capture(self.run_dir.path / "capture.bin", self.run_dir.path, max(1, self.recorder.last_iteration))
+            except LeakbenchError as err:  # a broken capture must not cost the verdict
+                self.summary["memray_error"] = str(err)
         verdict = self.recorder.verdict()
         if status is None and self.guard_rss is not None:
             return _finish(
@@ -546,7 +625,7 @@ def _run_callable(config: RunConfig) -> Outcome:
     name = config.target if isinstance(config.target, str) else getattr(fn, "__qualname__", repr(fn))
     asynchronous = is_async(fn)
     iterations = config.scenario.iterations
-    with _signals_as_interrupt(), _workspace(config.scenario) as workspace, mock_for(config, asynchronous) as (url, client):
+    with _signals_as_interrupt() as signals, _workspace(config.scenario) as workspace, mock_for(config, asynchronous) as (url, client):
         measured = InProcessRun(config, {"kind": "inprocess", "callable": name, "mock": config.mock})
         ctx = Context(url=url, workspace=workspace, scenario=config.scenario, client=client)
 
@@ -571,11 +650,14 @@ def _run_callable(config: RunConfig) -> Outcome:
 
         with measured:
             try:
-                asyncio.run(run_async()) if asynchronous else run_sync()
+                with signals.armed():
+                    asyncio.run(run_async()) if asynchronous else run_sync()
             except GuardTripped:
                 return measured.finish()
-            except (KeyboardInterrupt, Interrupted) as why:
-                return measured.finish(status="interrupted", reason=f"interrupted ({type(why).__name__}) after {measured.recorder.last_iteration} iterations")
+            except KeyboardInterrupt as why:
+                name = str(why) if isinstance(why, Interrupted) else "KeyboardInterrupt"
+                with signals.shielded():
+                    return measured.finish(status="interrupted", reason=f"interrupted by {name} after {max(0, measured.recorder.last_iteration)} iterations")
             except Exception as err:  # the target's own failure: exit 3 with what was measured
                 reason = f"target raised {type(err).__name__}: {err} at iteration {ctx.iteration}"
                 return measured.finish(status="error", reason=reason, target_error=reason)
