@@ -12,6 +12,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,13 +29,20 @@ def parse_size(text: str) -> int:
     return int(text)
 
 
-def one_turn(conn: http.client.HTTPConnection, history_tail: list) -> bool:
+def one_turn(conn: http.client.HTTPConnection, history_tail: list, key: str = "", close_early: bool = False) -> bool:
     """One model request; True when the model gave its final answer."""
     body = json.dumps({"model": "mock", "stream": True, "messages": history_tail[-4:] or [{"role": "user", "content": "go"}]})
-    conn.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json", "Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")})
+    key = key or os.environ.get("OPENAI_API_KEY", "")
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + key, "x-api-key": key}
+    conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
     resp = conn.getresponse()
     if resp.status != 200:
         resp.read()
+        return False
+    if close_early:  # read the first event, then drop the socket mid-stream
+        resp.readline()
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
         return False
     finish = None
     for raw in resp:
@@ -47,6 +55,11 @@ def one_turn(conn: http.client.HTTPConnection, history_tail: list) -> bool:
     return finish == "stop"
 
 
+def own_rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--leak", default="0", help="bytes kept per iteration")
@@ -57,6 +70,9 @@ def main() -> int:
     p.add_argument("--crash-at", type=int, default=-1)
     p.add_argument("--exit-at", type=int, default=-1, help="exit 0 early at this iteration")
     p.add_argument("--hang-at", type=int, default=-1)
+    p.add_argument("--close-at", type=int, default=-1, help="at this iteration close the connection mid-stream, then exit 0")
+    p.add_argument("--runaway-step", default="10MB", help="with --runaway-after: bytes added every 10 ms (10MB: about 1 GB/s)")
+    p.add_argument("--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
     p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD")
@@ -64,6 +80,8 @@ def main() -> int:
     p.add_argument("--tag", default="", help="ignored; lets a test find every process this run started")
     args = p.parse_args()
     leak = parse_size(args.leak)
+    if args.api_key:
+        print(f"agent: using API key {args.api_key} against {os.environ.get('LEAKBENCH_URL')}", flush=True)
 
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -84,9 +102,13 @@ def main() -> int:
         if i == args.hang_at:
             time.sleep(3600)
         if args.runaway_after >= 0 and i >= args.runaway_after:
+            # Each step is touched, so it is resident; after each the process
+            # prints its own resident size, so a test can check what the guard saw.
+            step = parse_size(args.runaway_step)
             while True:
-                KEPT.append(b"\x01" * 50_000_000)  # touched, so it is resident
-                time.sleep(0.05)
+                KEPT.append(b"\x01" * step)
+                print(f"runaway rss {own_rss()}", flush=True)
+                time.sleep(0.01)
         if leak and (not args.plateau or i < args.plateau):
             KEPT.append(b"\x01" * leak)
         if args.fds:
@@ -98,7 +120,10 @@ def main() -> int:
             tick.write(b".")
             if args.iterations and i + 1 >= args.iterations:
                 time.sleep(3600)
-        elif one_turn(conn, []):
+        elif i == args.close_at:
+            one_turn(conn, [], args.api_key, close_early=True)
+            return 0
+        elif one_turn(conn, [], args.api_key):
             return 0
         i += 1
 
