@@ -211,3 +211,17 @@ def test_serve_stops_cleanly_on_ctrl_c():
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=15)
     assert process.returncode == 0 and "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.leak(budget="8MB", iterations=10_000, warmup=500)
+def test_the_mock_itself_stays_flat_over_10000_requests(leak):
+    """Judged by leakbench itself: 10,000 streamed 100 KB answers through the respx bridge."""
+    from leakbench.mock import mock_httpx
+
+    scenario = load_scenario("demo", iterations=10_000, serve={"answer": "text", "events": 4})
+    with mock_httpx(build_app(scenario), "http://openai.test"), httpx.Client(base_url="http://openai.test") as client:
+        for _ in leak.iterations(10_000):
+            with client.stream("POST", "/v1/chat/completions", json={"stream": True}) as response:
+                for _ in response.iter_raw():
+                    pass
