@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import gc
 import os
-import signal
 import sys
 import threading
-import time
 import tracemalloc
 from typing import Callable
 
 import psutil
+
+from .errors import EXIT_LEAK
 
 POLL_SECONDS = 0.05
 # Near the limit the watcher polls faster: a target allocating 1 GB/s moves
@@ -189,9 +189,11 @@ class SelfWatcher(PeakWatcher):
     """The in-process guard: there is no other process to kill, so it raises in the measured thread.
 
     The exception lands at the next Python bytecode; a target stuck in one
-    long C call is only stopped when it returns. If the process is still 20%
-    over the limit two seconds later, ``on_hard_limit`` runs (it writes the
-    summary) and the process ends itself: losing the test run beats losing the host.
+    long C call is only stopped when it returns, and one that catches
+    BaseException is not stopped at all. So after firing the watcher keeps
+    polling fast: the moment the process is 20% over the limit,
+    ``on_hard_limit`` runs (it writes the summary) and the process exits with
+    the leak code at once: losing the test run beats losing the host.
     """
 
     HARD_FACTOR = 1.2
@@ -207,11 +209,10 @@ class SelfWatcher(PeakWatcher):
         super().run()
         if self.fired_at is None:
             return
-        deadline = time.monotonic() + 2.0
-        while not self._stop.wait(POLL_SECONDS):
+        # Not only until memory falls back: a target that swallowed the
+        # exception and freed some may run away again.
+        while not self._stop.wait(FAST_POLL_SECONDS):
             rss = self.proc.memory_info().rss
-            if rss < self.limit:
-                return
-            if time.monotonic() > deadline and rss > self.limit * self.HARD_FACTOR:
+            if rss > self.limit * self.HARD_FACTOR:
                 self.on_hard_limit(rss)
-                os.kill(os.getpid(), signal.SIGKILL)
+                os._exit(EXIT_LEAK)
