@@ -22,3 +22,16 @@ def runaway(ctx):
 def raises(ctx):
     if ctx.iteration == 30:
         raise RuntimeError("the agent's own bug")
+
+
+def swallows_everything(ctx):
+    """A runaway that catches BaseException, as over-broad agent retry loops do: only a kill stops it."""
+    if ctx.iteration < 20:
+        return
+    while True:
+        try:
+            while True:
+                KEPT.append(b"\x01" * 10_000_000)
+                time.sleep(0.01)
+        except BaseException:
+            pass
