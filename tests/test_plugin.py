@@ -131,3 +131,21 @@ def test_x(leak):
 """)
     result = run(pytester)
     assert "unknown argument" in result.stdout.str() + result.stderr.str()
+
+
+def test_leak_run_drives_a_process_target_from_a_test(pytester):
+    from conftest import AGENT, LOOP
+
+    pytester.makepyfile(f"""
+import sys
+
+def test_agent_leaks(leak):
+    leak.run({str(LOOP)!r}, command=[sys.executable, {str(AGENT)!r}, "--leak", "100KB"])
+
+def test_agent_clean(leak):
+    outcome = leak.run({str(LOOP)!r}, command=[sys.executable, {str(AGENT)!r}])
+    assert outcome.summary["iterations_done"] == 120
+""")
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(passed=1, failed=1)
+    assert "leakbench: LEAK" in result.stdout.str()
