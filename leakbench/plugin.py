@@ -135,18 +135,9 @@ class LeakFixture:
         self._judge(run.finish())
 
     async def aiterations(self, n: int | None = None) -> AsyncIterator[int]:
-        """``async for`` form of :meth:`iterations`, for pytest-asyncio tests."""
-        run = self._start(n)
-        with run:
-            total = run.scenario.iterations
-            for i in range(total):
-                run.boundary(i)
-                if run.should_stop:
-                    break
-                yield i
-            else:
-                run.boundary(total)
-        self._judge(run.finish())
+        """``async for`` form of :meth:`iterations`, for pytest-asyncio tests: sampling is synchronous either way."""
+        for i in self.iterations(n):
+            yield i
 
     def run(self, scenario: str | Path | Any, command: list[str] | None = None, target: str | Callable | None = None, **options: Any):
         """Run a scenario against a process (``command``) or an in-process callable (``target``)."""
