@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from . import __version__
@@ -33,13 +34,28 @@ def build_parser() -> Parser:
     return parser
 
 
+def _negative_values(argv: list[str]) -> list[str]:
+    """``--budget -1MB`` as ``--budget=-1MB``.
+
+    argparse takes ``-1MB`` for an unknown option and says only "expected one
+    argument"; joined, the value reaches its type check, which says what is wrong.
+    """
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"^-\d", arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_negative_values(argv))
     args.target_command = command
     try:
         return int(args.main(args) or 0)

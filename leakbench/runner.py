@@ -99,6 +99,13 @@ class RunConfig:
     def kind(self) -> str:
         return "process" if self.command else "inprocess"
 
+    def guard_limit(self) -> int:
+        if self.rss_limit is None:
+            return default_rss_limit()
+        if self.rss_limit <= 0:  # 0 would mean "no guard" to a falsy test, the opposite of what was asked
+            raise UsageError(f"--rss-limit {self.rss_limit}: expected a size above 0, e.g. 2GB")
+        return self.rss_limit
+
     def thresholds(self, default_counters: tuple[str, ...]) -> Thresholds:
         iterations = self.scenario.iterations
         budget = self.budget if self.budget is not None else (self.scenario.budget or DEFAULT_BUDGET)
@@ -305,7 +312,7 @@ class _ProcessRun:
         self.signals = signals or _Signals()
         self.scenario = config.scenario
         self.th = config.thresholds(PROCESS_COUNTERS)
-        self.rss_limit = config.rss_limit or default_rss_limit()
+        self.rss_limit = config.guard_limit()
         self.metric = config.metric or "rss_tree"
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
         self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak_tree")
@@ -421,8 +428,8 @@ class _ProcessRun:
                 if code == 0 and last >= self.scenario.iterations - 1:
                     break  # ran its N units and stopped on its own
                 if last < 0:
-                    raise TargetError(f"target exited with code {code} before its first request to the mock (see {self.run_dir.path / 'target.log'})")
-                what = "exited early with code 0" if code == 0 else f"crashed with code {code}"
+                    raise TargetError(f"target {_died(code) if code < 0 else f'exited with code {code}'} before its first request to the mock (see {self.run_dir.path / 'target.log'})")
+                what = "exited early with code 0" if code == 0 else _died(code)
                 raise TargetError(f"target {what} at iteration {last + 1} of {self.scenario.iterations} (see {self.run_dir.path / 'target.log'})")
             idle = time.monotonic() - self.recorder.last_sample_at
             if idle > timeout:
@@ -487,6 +494,16 @@ class _ProcessRun:
         return _finish(self.run_dir, self.summary, self.recorder, verdict, status=status, reason=reason, target_error=target_error)
 
 
+def _died(code: int) -> str:
+    """``crashed with code 7``, or ``was killed by SIGSEGV`` for a negative Popen code."""
+    if code >= 0:
+        return f"crashed with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
+
+
 # -- in-process targets -----------------------------------------------------------
 
 
@@ -501,7 +518,7 @@ class InProcessRun:
         self.config = config
         self.scenario = config.scenario
         self.th = config.thresholds(INPROCESS_COUNTERS)
-        self.rss_limit = config.rss_limit or default_rss_limit()
+        self.rss_limit = config.guard_limit()
         self.metric = config.metric or "rss"
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
         self.recorder = Recorder(self.run_dir, INPROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak")

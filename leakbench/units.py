@@ -38,6 +38,8 @@ def parse_size(text: str | int | float) -> int:
         if text < 0:
             raise SizeError(f"size {text!r} is negative; {SIZE_HELP}")
         return int(text)
+    if str(text).strip().startswith("-"):
+        raise SizeError(f"size {text!r} is negative; {SIZE_HELP}")
     match = _SIZE.match(str(text))
     unit = match.group(2).upper() if match else None
     if match is None or unit not in _UNITS:

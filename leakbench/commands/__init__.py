@@ -15,6 +15,23 @@ def size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def positive_size(text: str) -> int:
+    value = size(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a size above 0, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535 (or 0 for any free port), got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -45,4 +62,4 @@ def positive_float(text: str) -> float:
     return value
 
 
-__all__ = ["SIZE_HELP", "size", "positive_int", "non_negative_int", "positive_float"]
+__all__ = ["SIZE_HELP", "size", "positive_size", "port", "positive_int", "non_negative_int", "positive_float"]

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import UsageError
-from . import SIZE_HELP, non_negative_int, positive_float, positive_int, size
+from . import SIZE_HELP, non_negative_int, positive_float, positive_int, positive_size, size
 
 EPILOG = f"""\
 {SIZE_HELP}.
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--warmup", type=non_negative_int, help="iterations not judged (default: the scenario's, else max(20, 5%%))")
     g.add_argument("--budget", type=size, help="growth allowed over the whole run (default: the scenario's, else 50MB)")
     g.add_argument("--per-iteration", type=size, help="growth allowed per iteration (default: budget / iterations)")
-    g.add_argument("--rss-limit", type=size, help="kill the target when its process tree passes this (default: half the RAM)")
+    g.add_argument("--rss-limit", type=positive_size, help="kill the target when its process tree passes this (default: half the RAM)")
     g.add_argument("--counters", help="exact counters judged, comma-separated, or 'none' (process: fds,children,threads; in-process: blocks,gc_objects,fds,threads)")
     g.add_argument("--counter-window", type=positive_int, default=10, help="k: a counter leaks if it rose in each of the last k iterations (default 10)")
     g.add_argument("--metric", help="sample field judged (default rss_tree for processes, rss in-process)")
@@ -107,6 +107,8 @@ def main(args: argparse.Namespace) -> int:
     from ..runner import run
 
     config = config_from_args(args)
+    if args.json and not args.json.parent.is_dir():  # found out now, not after a long run
+        raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
     if config.memray:
         from ..allocations import import_memray
 

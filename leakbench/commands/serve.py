@@ -6,6 +6,7 @@ import argparse
 import threading
 
 from ..scenario import Scenario, load_scenario
+from . import port
 
 DUMMY_KEY = "leakbench"
 
@@ -13,7 +14,7 @@ DUMMY_KEY = "leakbench"
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run a scenario's mock server alone and print its URL")
     p.add_argument("scenario", help="a built-in scenario name or a scenario TOML file")
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free port)")
+    p.add_argument("--port", type=port, default=0, help="port on 127.0.0.1 (default: any free port)")
     p.set_defaults(main=main)
 
 
