@@ -70,6 +70,7 @@ def main() -> int:
     p.add_argument("--crash-at", type=int, default=-1)
     p.add_argument("--exit-at", type=int, default=-1, help="exit 0 early at this iteration")
     p.add_argument("--hang-at", type=int, default=-1)
+    p.add_argument("--segv-at", type=int, default=-1, help="die of SIGSEGV at this iteration, as a native crash does")
     p.add_argument("--close-at", type=int, default=-1, help="at this iteration close the connection mid-stream, then exit 0")
     p.add_argument("--runaway-step", default="10MB", help="with --runaway-after: bytes added every 10 ms (10MB: about 1 GB/s)")
     p.add_argument("--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would")
@@ -97,6 +98,8 @@ def main() -> int:
     while True:
         if i == args.crash_at:
             os._exit(7)
+        if i == args.segv_at:
+            os.kill(os.getpid(), signal.SIGSEGV)
         if i == args.exit_at:
             return 0
         if i == args.hang_at:
