@@ -37,7 +37,7 @@ def default_rss_limit() -> int:
 
 
 # Children bigger than this are counted by their unique pages (USS), not RSS.
-CHILD_USS_ABOVE = 64 * 2**20
+CHILD_USS_ABOVE = 4 * 2**20
 
 
 def tree_rss(procs: list[psutil.Process]) -> int:
@@ -45,8 +45,9 @@ def tree_rss(procs: list[psutil.Process]) -> int:
 
     A child forked from a big parent (Bun and Node fork before they exec a
     tool's shell) shows the parent's copy-on-write pages in its RSS for a
-    moment: summing RSS counted opencode's 600 MB twice and made a false
-    peak. For big children the unique set size is counted instead.
+    moment: summing RSS counted opencode's 600 MB twice, and a 40 MB Python
+    agent's 40 MB once more each time it started grep, and made false peaks.
+    For children above a few MB the unique set size is counted instead.
     """
     total = 0
     for n, p in enumerate(procs):
