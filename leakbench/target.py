@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import psutil
 
-from .errors import UsageError
+from .errors import TargetError, UsageError
 
 DUMMY_KEY = "sk-leakbench-dummy"
 PR_SET_CHILD_SUBREAPER = 36
@@ -184,6 +184,8 @@ def resolve_callable(spec: str) -> Callable[..., Any]:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         raise UsageError(f"--target {spec!r}: module {err.name!r} not found (is it on PYTHONPATH?)") from None
+    except Exception as err:  # the target's own module is broken: its failure, in one line
+        raise TargetError(f"--target {spec!r}: importing {module_name} failed: {type(err).__name__}: {err}") from None
     obj: Any = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)
