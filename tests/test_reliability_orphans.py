@@ -1,0 +1,47 @@
+"""No orphans: after 100 runs of misbehaving targets, nothing leakbench started is still running.
+
+An orphaned agent keeps its memory (and maybe its leak) after the job that
+started it has finished: on a CI machine it is the next job that runs out of
+memory. Every target here leaves a ``setsid`` daemon grandchild behind, some
+ignore SIGTERM, some are killed by the guard, some crash or hang; each carries
+a unique tag on its command line so psutil can find any survivor. The runs go
+through the runner API in one harness process, as a long test session would,
+so that whatever one run leaves behind (processes, fds, threads) piles up.
+"""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from conftest import processes_with
+
+MANY_RUNS = Path(__file__).parent / "targets" / "many_runs.py"
+EXPECTED = {
+    "clean": "pass/None",
+    "crash": "error/None",
+    "exit-early": "error/None",
+    "guard": "leak/guard",
+    "guard-ignores-term": "leak/guard",
+    "finishes-ignoring-term": "pass/None",
+    "hangs-ignoring-term": "error/None",
+}
+
+
+def test_no_process_survives_100_runs(tmp_path, tag):
+    proc = subprocess.run([sys.executable, str(MANY_RUNS), tag, str(tmp_path / "results"), "100"],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    outcomes = report["outcomes"]
+    assert sum(len(v) for v in outcomes.values()) == 100
+    for kind, verdicts in outcomes.items():
+        assert Counter(verdicts) == {EXPECTED[kind]: len(verdicts)}, (kind, Counter(verdicts))
+    survivors = [(p.pid, " ".join(p.cmdline())) for p in processes_with(tag)]
+    assert survivors == []
+    # The harness itself ends as it started: no children, no fds or threads per run.
+    early, late = report["own"]["9"], report["own"]["99"]
+    assert late["children"] == 0
+    assert late["fds"] <= early["fds"] + 2, (early, late)
+    assert late["threads"] <= early["threads"] + 1, (early, late)
