@@ -13,7 +13,6 @@ into stream events at any point not inside an escape.
 
 from __future__ import annotations
 
-import json
 import random
 from functools import lru_cache
 

@@ -90,32 +90,38 @@ class _Body(httpx.SyncByteStream, httpx.AsyncByteStream):
 
     def __init__(self, bridge: _Bridge, exchange: _Exchange) -> None:
         self.bridge = bridge
-        self.exchange = exchange
-        self.done = False
+        self.exchange: _Exchange | None = exchange
 
     def _items(self, items: list[bytes | BaseException | None]) -> Iterator[bytes]:
         for item in items:
             if item is _END:
-                self.done = True
+                self.close()
                 return
             if isinstance(item, BaseException):
-                self.done = True
+                self.close()
                 reason = "peer closed connection without sending complete message body"
                 raise httpx.RemoteProtocolError(reason if isinstance(item, StreamCut) else f"{reason}: {item!r}") from item
             yield item
 
     def __iter__(self) -> Iterator[bytes]:
-        while not self.done:
+        while self.exchange is not None:
             yield from self._items(self.bridge.call(self.exchange.next_chunks()).result())
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        while not self.done:
+        while self.exchange is not None:
             for chunk in self._items(await asyncio.wrap_future(self.bridge.call(self.exchange.next_chunks()))):
                 yield chunk
 
     def close(self) -> None:
-        self.done = True
-        self.bridge.loop.call_soon_threadsafe(self.exchange.close)
+        """Stop the app's side and let go of it at once.
+
+        httpx keeps each response in a reference cycle (response <-> bound
+        stream) until the garbage collector runs; dropping the exchange here
+        keeps the app's queue, task and buffers out of that cycle.
+        """
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            self.bridge.loop.call_soon_threadsafe(exchange.close)
 
     async def aclose(self) -> None:
         self.close()
