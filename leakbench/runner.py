@@ -37,7 +37,8 @@ from .sampler import (
     default_rss_limit,
     raise_in_thread,
 )
-from .target import Context, ProcessTarget, is_async, resolve_callable, subreaper, target_env
+from .redact import KeyCollector, command_secrets, env_secrets, redact_file, redact_value
+from .target import DUMMY_KEY, Context, ProcessTarget, is_async, resolve_callable, subreaper, target_env
 from .units import parse_size
 
 DEFAULT_BUDGET = parse_size("50MB")
@@ -316,9 +317,11 @@ class _ProcessRun:
         self.metric = config.metric or "rss_tree"
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
         self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak_tree")
-        self.summary = _summary_base(config, self.th, self.rss_limit, {"kind": "process", "command": config.command})
+        self.secrets = env_secrets() | command_secrets(config.command)
+        self.summary = redact_value(_summary_base(config, self.th, self.rss_limit, {"kind": "process", "command": config.command}), self.secrets)
         self.summary["metric"] = self.metric
         self.run_dir.write_summary(self.summary)
+        self.keys: KeyCollector | None = None
         self.done = threading.Event()
         self.sampler: ProcessSampler | None = None
         self.watcher: PeakWatcher | None = None
@@ -356,7 +359,7 @@ class _ProcessRun:
                     with self.signals.armed():
                         workspace = stack.enter_context(_workspace(self.scenario))
                         mock_clock = cfg.clock == "mock" and not cfg.drive
-                        app = build_app(self.scenario, on_boundary=self.boundary if mock_clock else None)
+                        app = self.keys = KeyCollector(build_app(self.scenario, on_boundary=self.boundary if mock_clock else None), ignore={DUMMY_KEY})
                         server = stack.enter_context(LoopbackServer(app))
                         command, extra_env, pass_fds = list(cfg.command), dict(cfg.env), []
                         if cfg.memray:
@@ -475,6 +478,9 @@ class _ProcessRun:
             )
 
     def _end(self, status: str | None = None, reason: str | None = None, target_error: str | None = None) -> Outcome:
+        secrets = self.secrets | (self.keys.seen if self.keys else set())
+        redact_file(self.run_dir.path / "target.log", secrets)
+        self.summary.update(redact_value(self.summary, secrets))
         if self.config.memray and (self.run_dir.path / "capture.bin").exists():
             from .capture import finish_process_capture
 
