@@ -73,6 +73,7 @@ def main() -> int:
     p.add_argument("--segv-at", type=int, default=-1, help="die of SIGSEGV at this iteration, as a native crash does")
     p.add_argument("--close-at", type=int, default=-1, help="at this iteration close the connection mid-stream, then exit 0")
     p.add_argument("--runaway-step", default="10MB", help="with --runaway-after: bytes added every 10 ms (10MB: about 1 GB/s)")
+    p.add_argument("--print-env", action="append", default=[], help="print this variable, as a crash report might")
     p.add_argument("--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
@@ -81,6 +82,10 @@ def main() -> int:
     p.add_argument("--tag", default="", help="ignored; lets a test find every process this run started")
     args = p.parse_args()
     leak = parse_size(args.leak)
+    if args.api_key.startswith("@"):  # from a file, as agents read their config: only the mock sees it
+        args.api_key = open(args.api_key[1:]).read().strip()
+    for name in args.print_env:
+        print(f"agent: {name}={os.environ.get(name)}", flush=True)
     if args.api_key:
         print(f"agent: using API key {args.api_key} against {os.environ.get('LEAKBENCH_URL')}", flush=True)
 
