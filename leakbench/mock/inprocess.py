@@ -7,9 +7,9 @@ runs on a private event loop in a background thread (the same shape as
 through a small bounded queue, so SSE streams arrive as they are written, sync
 and async clients alike, and an endless ``/event`` stream works.
 
-Use it for targets built on ``httpx`` (including openai < 2.x-era SDKs). Clients
-on another HTTP stack (httpx2 in openai 3.x and anthropic 2.x, aiohttp, requests)
-are not seen by respx: serve those with ``MockProcess`` or ``LoopbackServer``.
+Use it for targets built on ``httpx`` (including the openai SDK up to 2.x).
+Clients on another HTTP stack (httpx2 in openai 3.x and anthropic 2.x, aiohttp,
+requests) are not seen by respx: serve those with ``MockProcess`` or ``LoopbackServer``.
 """
 
 from __future__ import annotations
