@@ -125,7 +125,8 @@ class LeakFixture:
         run = self._start(n)
         with run:
             total = run.scenario.iterations
-            for i in range(total):
+            steps = iter(range(total))  # alive through the last sample (see runner.run_sync)
+            for i in steps:
                 run.boundary(i)
                 if run.should_stop:
                     break

@@ -654,7 +654,8 @@ def _run_callable(config: RunConfig) -> Outcome:
 
         async def run_async() -> None:
             async with client:
-                for i in range(iterations):
+                steps = iter(range(iterations))  # see run_sync
+                for i in steps:
                     measured.boundary(i)
                     if measured.should_stop:
                         return
@@ -663,7 +664,10 @@ def _run_callable(config: RunConfig) -> Outcome:
                 measured.boundary(iterations)
 
         def run_sync() -> None:
-            for i in range(iterations):
+            # A name keeps the loop's iterator alive through the last sample: freed
+            # before it, it showed as -1 block and hid a leak of one object per iteration.
+            steps = iter(range(iterations))
+            for i in steps:
                 measured.boundary(i)
                 if measured.should_stop:
                     return

@@ -1,0 +1,24 @@
+"""In-process targets for the exact-counter benchmark: a megabyte of churn per call, and optionally one object kept.
+
+``clean`` allocates and drops 1 MB per call; ``one_object`` does the same and
+keeps one small object per call, the smallest leak there is.
+"""
+
+from __future__ import annotations
+
+KEPT: list[object] = []
+
+
+def _churn() -> int:
+    block = bytearray(1_000_000)
+    block[::4096] = b"x" * len(block[::4096])
+    return len(block)
+
+
+def clean(ctx) -> None:
+    _churn()
+
+
+def one_object(ctx) -> None:
+    _churn()
+    KEPT.append(object())
