@@ -5,7 +5,7 @@ bursts, caches fill once. So the slope is a Theil-Sen fit (the median of
 pairwise slopes, robust to outliers and sawtooth) with a confidence interval,
 and a leak must be confidently above the threshold *and* still growing over the
 last part of the run, so a cache that fills and then stays flat passes. Exact
-counters (blocks, fds, children, threads) use CPython's refleak rule instead:
+counters (gc objects, fds, children, threads) use CPython's refleak rule instead:
 a leak only if the counter rose in every one of the last k iterations.
 """
 

@@ -13,7 +13,9 @@ import gc
 import os
 import sys
 import threading
+import time
 import tracemalloc
+from array import array
 from typing import Callable
 
 import psutil
@@ -92,21 +94,26 @@ class ProcessSampler:
 class InProcessSampler:
     """Readings of this very process, after collecting garbage, as CPython's refleak hunter does.
 
-    Garbage is collected first, so that blocks and object counts move only for
-    memory that is still reachable: what a leak is. Only the young generations
-    are collected: an iteration's cyclic garbage is young, and a full
-    collection costs tens of milliseconds on a large heap, every iteration.
+    Young garbage is collected first, so that blocks and object counts move
+    only for memory that is still reachable: what a leak is. Not a full
+    collection: it empties the interpreter's free lists and runs finalizers,
+    and the counts then move by a block or two from one sample to the next,
+    which breaks the every-iteration rule both ways. Objects are counted only
+    at the boundaries the counter rule reads (``exact``): a count walks the
+    whole heap, tens of milliseconds for a few hundred thousand objects.
     """
 
     def __init__(self) -> None:
         self.proc = psutil.Process()
 
-    def sample(self, i: int) -> dict[str, int | None]:
+    def sample(self, i: int, exact: bool = False) -> dict[str, int | None]:
         gc.collect(1)
+        blocks = sys.getallocatedblocks()
+        objects = len(gc.get_objects()) if exact else None
         return {
             "rss": self.proc.memory_info().rss,
-            "blocks": sys.getallocatedblocks(),
-            "gc_objects": len(gc.get_objects()),
+            "blocks": blocks,
+            "gc_objects": objects,
             "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
             "fds": self.proc.num_fds(),
             "threads": threading.active_count(),
@@ -126,7 +133,10 @@ class PeakWatcher(threading.Thread):
         self.limit = limit
         self.on_guard = on_guard
         self.fired_at: int | None = None
-        self._peak = 0
+        # An array slot, not an attribute: an int kept between polls would be
+        # one block more or less depending on whether a poll ran, and move
+        # the in-process block counter.
+        self._peak = array("q", [0])
         self._lock = threading.Lock()
         # Held while polling: an in-process boundary sample waits for it, so the
         # watcher's own transient objects and /proc fds are never counted.
@@ -137,7 +147,7 @@ class PeakWatcher(threading.Thread):
     def take_peak(self) -> int:
         """The highest tree RSS since the previous call."""
         with self._lock:
-            peak, self._peak = self._peak, 0
+            peak, self._peak[0] = self._peak[0], 0
         return peak
 
     @property
@@ -149,20 +159,35 @@ class PeakWatcher(threading.Thread):
         self._stop.set()
 
     def run(self) -> None:
+        # Everything that allocates happens under ``busy``, and between polls
+        # the thread only sleeps (an Event.wait would hold a waiter lock, freed
+        # when it wakes): so an in-process sample, taken under ``busy``, finds
+        # this thread holding the same objects every time, wherever it is.
+        # ``acquire()`` rather than ``with``: a thread blocked entering a
+        # ``with`` holds the lock's bound ``__enter__`` and ``__exit__``, two
+        # objects that are there or not depending on when the sample is taken.
         delay = POLL_SECONDS
-        while not self._stop.wait(delay):
-            with self.busy:
+        while not self._stop.is_set():
+            self.busy.acquire()
+            try:
                 procs = self.tree()
-                rss = tree_rss(procs)
+                # A child is counted from its second sighting on. One seen once
+                # may not have exec'd yet: after vfork it shares its parent's
+                # memory, and RSS and USS alike count the parent twice (a 40 MB
+                # agent server starting `sh` read as a 29 MB spike).
+                rss = tree_rss([p for n, p in enumerate(procs) if n == 0 or p.pid in self._seen])
                 with self._lock:
-                    self._peak = max(self._peak, rss)
+                    self._peak[0] = max(self._peak[0], rss)
                     self._remember(procs[1:])
-                del procs
-            if self.fired_at is None and rss > self.limit:
-                self.fired_at = rss
-                self.on_guard(rss)
-                return
-            delay = FAST_POLL_SECONDS if rss > self.limit * FAST_POLL_FRACTION else POLL_SECONDS
+                if self.fired_at is None and rss > self.limit:
+                    self.fired_at = rss
+                    self.on_guard(rss)
+                    return
+                delay = FAST_POLL_SECONDS if rss > self.limit * FAST_POLL_FRACTION else POLL_SECONDS
+                del procs, rss
+            finally:
+                self.busy.release()
+            time.sleep(delay)
 
     def _remember(self, children: list[psutil.Process]) -> None:
         # Bounded: dead entries are dropped on every poll, so churned children do not accumulate.

@@ -3,7 +3,7 @@
 The second seed report is a host that died because one agent reached 21 GB:
 the guard exists so that a leak test can fail on such an agent without taking
 the CI machine down with it. These tests run real runaways (about 1 GB/s after
-a quiet start) and watch the host's available memory from outside while they
+a quiet start) and watch the run's total RSS from outside while they
 do; if the guard failed, the watcher here kills the runaway itself and fails
 the test instead of letting it exhaust the machine.
 """
@@ -24,38 +24,50 @@ PY = sys.executable
 TARGETS = Path(__file__).parent / "targets"
 
 
-class HostWatch(threading.Thread):
-    """Polls available memory (and optionally one process's RSS) every 2 ms during a run.
+class RunWatch(threading.Thread):
+    """Polls the total RSS of the run's processes every 2 ms, from outside the run.
 
-    ``floor`` is the least available memory the run may leave: if it is
-    crossed, every process with ``tag`` (or ``pid``) is killed at once so a
-    broken guard fails this test rather than the machine.
+    The run's processes are those with ``tag`` on their command line (the
+    harness, the target and anything it spawned) or the process ``pid``. If
+    their total passes ``ceiling`` they are all killed at once, so a broken
+    guard fails this test rather than the machine. Only the run's own memory
+    is watched, not the host's: tests running beside it (pytest -n) do not count.
     """
 
-    def __init__(self, floor: int, tag: str | None = None, pid: int | None = None):
+    def __init__(self, ceiling: int, tag: str | None = None, pid: int | None = None):
         super().__init__(daemon=True)
-        self.floor = floor
+        self.ceiling = ceiling
         self.tag = tag
         self.pid = pid
-        self.min_available = psutil.virtual_memory().available
         self.max_rss = 0
         self.breached = False
         self._halt = threading.Event()
 
+    def _processes(self) -> list[psutil.Process]:
+        if self.tag:
+            return processes_with(self.tag)
+        try:
+            return [psutil.Process(self.pid)]
+        except psutil.Error:
+            return []
+
     def run(self) -> None:
-        proc = psutil.Process(self.pid) if self.pid else None
+        procs: list[psutil.Process] = []
+        polls = 0
         while not self._halt.wait(0.002):
-            available = psutil.virtual_memory().available
-            self.min_available = min(self.min_available, available)
-            if proc is not None:
+            if polls % 25 == 0:  # new processes are found every 50 ms, their RSS read every 2 ms
+                procs = self._processes()
+            polls += 1
+            total = 0
+            for p in procs:
                 try:
-                    self.max_rss = max(self.max_rss, proc.memory_info().rss)
+                    total += p.memory_info().rss
                 except psutil.Error:
                     pass
-            if available < self.floor and not self.breached:
+            self.max_rss = max(self.max_rss, total)
+            if total > self.ceiling and not self.breached:
                 self.breached = True
-                victims = processes_with(self.tag) if self.tag else ([proc] if proc else [])
-                for p in victims:
+                for p in self._processes():
                     try:
                         p.kill()
                     except psutil.Error:
@@ -73,17 +85,15 @@ def limit_for_this_host() -> int:
 
 def test_runaway_process_is_killed_near_the_limit_and_the_host_keeps_its_memory(leakbench, tag):
     limit = limit_for_this_host()
-    start_available = psutil.virtual_memory().available
     # What the run may take: the target up to 10% over the limit, plus the harness and slack.
-    floor = start_available - int(limit * 1.1) - 512 * 2**20
-    watch = HostWatch(floor, tag=tag)
+    watch = RunWatch(int(limit * 1.1) + 512 * 2**20, tag=tag)
     watch.start()
     try:
         r = leakbench("run", str(LOOP), "--rss-limit", str(limit), "--", PY, str(AGENT),
                       "--runaway-after", "30", "--runaway-step", "10MB", "--daemon-grandchild", "--tag", tag)
     finally:
         watch.stop()
-    assert not watch.breached, f"available memory fell under the floor: the guard did not hold ({watch.min_available} < {floor})"
+    assert not watch.breached, f"the run reached {watch.max_rss} bytes: the guard did not hold"
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     s = r.summary
     assert s["verdict"] == "leak" and s["rule"] == "guard" and s["reason"].startswith("guard: ")
@@ -123,13 +133,12 @@ def test_in_process_target_that_swallows_the_guard_is_ended_at_the_hard_limit(tm
     assert watch.max_rss < limit * 1.3, f"leakbench reached {watch.max_rss}, limit {limit}"
 
 
-def _in_process(target: str, limit: int, tmp_path: Path) -> tuple[HostWatch, subprocess.CompletedProcess]:
-    floor = psutil.virtual_memory().available - int(limit * 1.3) - 512 * 2**20
+def _in_process(target: str, limit: int, tmp_path: Path) -> tuple[RunWatch, subprocess.CompletedProcess]:
     cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={tmp_path / 'results'}", "--no-progress",
            "--rss-limit", str(limit), "--target", f"slow_loop:{target}"]
     env = {**os.environ, "PYTHONPATH": str(TARGETS)}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    watch = HostWatch(floor, pid=proc.pid)
+    watch = RunWatch(int(limit * 1.3) + 512 * 2**20, pid=proc.pid)
     watch.start()
     try:
         out, err = proc.communicate(timeout=120)

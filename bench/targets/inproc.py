@@ -1,7 +1,10 @@
 """In-process targets for the exact-counter benchmark: a megabyte of churn per call, and optionally one object kept.
 
 ``clean`` allocates and drops 1 MB per call; ``one_object`` does the same and
-keeps one small object per call, the smallest leak there is.
+keeps one small object per call, the smallest leak there is (seen only by the
+allocated-block counter, judged on request); ``one_session`` keeps one small
+instance per call, as a never-swept session map does (seen by the default gc
+object counter).
 """
 
 from __future__ import annotations
@@ -22,3 +25,13 @@ def clean(ctx) -> None:
 def one_object(ctx) -> None:
     _churn()
     KEPT.append(object())
+
+
+class Session:
+    def __init__(self, i: int) -> None:
+        self.id = i
+
+
+def one_session(ctx) -> None:
+    _churn()
+    KEPT.append(Session(ctx.iteration))

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--budget", type=size, help="growth allowed over the whole run (default: the scenario's, else 50MB)")
     g.add_argument("--per-iteration", type=size, help="growth allowed per iteration (default: budget / iterations)")
     g.add_argument("--rss-limit", type=positive_size, help="kill the target when its process tree passes this (default: half the RAM)")
-    g.add_argument("--counters", help="exact counters judged, comma-separated, or 'none' (process: fds,children,threads; in-process: blocks,gc_objects,fds,threads)")
+    g.add_argument("--counters", help="exact counters judged, comma-separated, or 'none' (process: fds,children,threads; in-process: gc_objects,fds,threads; blocks on request)")
     g.add_argument("--counter-window", type=positive_int, default=10, help="k: a counter leaks if it rose in each of the last k iterations (default 10)")
     g.add_argument("--metric", help="sample field judged (default rss_tree for processes, rss in-process)")
     c = p.add_argument_group("clock and target")

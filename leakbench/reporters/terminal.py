@@ -18,13 +18,14 @@ STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "inte
 class RunProgress:
     """A rich progress bar on a terminal; silent in CI logs and pipes."""
 
-    def __init__(self, name: str, total: int, enabled: bool):
+    def __init__(self, name: str, total: int, enabled: bool, auto_refresh: bool = True):
         self.enabled = enabled and sys.stderr.isatty()
+        self.auto_refresh = auto_refresh
         self._progress = None
         if self.enabled:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+                TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True), transient=True, auto_refresh=auto_refresh,
             )
             self._task = self._progress.add_task(name, total=total)
 
@@ -39,7 +40,7 @@ class RunProgress:
 
     def update(self, completed: int) -> None:
         if self._progress:
-            self._progress.update(self._task, completed=completed)
+            self._progress.update(self._task, completed=completed, refresh=not self.auto_refresh)
 
 
 def verdict_line(summary: dict[str, Any]) -> str:

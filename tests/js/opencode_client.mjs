@@ -10,8 +10,13 @@ const client = createOpencodeClient({ baseUrl });
 const seen = { toolOutputs: [], running: 0, busy: 0, idle: 0, sessionIdle: 0, created: 0, deleted: 0, types: {} };
 const events = await client.event.subscribe();
 let stop = false;
+// The SDK opens the stream lazily: wait for the server's first event so that no
+// session.created is broadcast before this subscriber is connected.
+let connected;
+const ready = new Promise((resolve) => (connected = resolve));
 const reader = (async () => {
   for await (const event of events.stream) {
+    if (event.type === "server.connected") connected();
     seen.types[event.type] = (seen.types[event.type] ?? 0) + 1;
     const p = event.properties;
     if (event.type === "message.part.updated" && p.part.type === "tool") {
@@ -33,6 +38,7 @@ function check(cond, what) {
   }
 }
 
+await ready;
 const results = [];
 for (let i = 0; i < sessions; i++) {
   const created = await client.session.create({ body: { title: `s${i}` } });

@@ -44,3 +44,11 @@ class Session:
 def keeps_sessions_in_state(ctx):
     """Leaks one small object per iteration through ctx.state, as a never-swept session registry does."""
     ctx.state.setdefault("sessions", {})[ctx.iteration] = Session(ctx.iteration)
+
+
+PARSED: dict[int, str] = {}
+
+
+def fills_a_cache(ctx):
+    """A bounded cache of small strings still filling when the run ends, as a URL-parsing cache does."""
+    PARSED[ctx.iteration % 5000] = f"/v1/session/{ctx.iteration}/message"
