@@ -54,7 +54,16 @@ class _HideStreamCuts(logging.Filter):
         return not (record.exc_info and isinstance(record.exc_info[1], StreamCut))
 
 
+class _HideClientGone(logging.Filter):
+    """A target that drops a stream mid-answer is what is under test; asyncio warns
+    "socket.send() raised exception." for every later write, once per chunk."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "socket.send() raised exception."
+
+
 logging.getLogger("uvicorn.error").addFilter(_HideStreamCuts())
+logging.getLogger("asyncio").addFilter(_HideClientGone())
 
 
 def bind(port: int) -> socket.socket:
