@@ -203,14 +203,16 @@ def test_serve_prints_the_url_and_env_lines(capsys):
     assert url.startswith("http://127.0.0.1:")
 
 
-def test_serve_stops_cleanly_on_ctrl_c():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_serve_stops_cleanly_on_ctrl_c_and_sigterm(sig):
     process = subprocess.Popen([sys.executable, "-m", "leakbench.mock", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = process.stdout.readline()
     url = first.split(" on ")[1].strip()
     assert httpx.get(url + "/leakbench/status").json()["scenario"] == "demo"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(sig)
     out, err = process.communicate(timeout=15)
     assert process.returncode == 0 and "Traceback" not in err
+    assert "stopped" in out
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import threading
 
 from ..scenario import Scenario, load_scenario
@@ -33,7 +34,17 @@ def env_lines(scenario: Scenario, url: str) -> list[str]:
 
 
 def serve(scenario: Scenario, port: int, stop: threading.Event | None = None) -> int:
-    """Serve until Ctrl-C (or ``stop`` is set); Ctrl-C is the normal way out, so it exits 0."""
+    """Serve until Ctrl-C, SIGTERM (a supervisor's Ctrl-C) or ``stop``: the normal ways out, so it exits 0."""
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            return _serve(scenario, port, stop)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    return _serve(scenario, port, stop)
+
+
+def _serve(scenario: Scenario, port: int, stop: threading.Event | None) -> int:
     from ..mock import LoopbackServer, build_app
 
     with LoopbackServer(build_app(scenario), port) as server:
