@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from leakbench import cli
 from leakbench.commands import compare as compare_command
 from leakbench.commands import diff as diff_command
 
@@ -56,10 +56,11 @@ def trees(tmp_path_factory) -> dict[str, Path]:
 
 
 def leakbench(command, *argv) -> int:
-    parser = argparse.ArgumentParser(prog="leakbench")
-    command.add_parser(parser.add_subparsers(required=True))
-    args = parser.parse_args([command.__name__.rsplit(".", 1)[1], *map(str, argv)])
-    return args.main(args)
+    """``leakbench COMMAND ARGV`` through the real command line, its exit code."""
+    try:
+        return cli.main([command.__name__.rsplit(".", 1)[1], *map(str, argv)])
+    except SystemExit as exit:  # argparse's usage errors
+        return exit.code
 
 
 def test_only_the_leak_changed_regresses_and_lands_in_the_job_summary(trees, tmp_path, monkeypatch, capsys):

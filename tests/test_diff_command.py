@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import memray
 import pytest
 
 from leakbench.capture import MemrayWindow
-from leakbench.commands import diff as diff_command
+from leakbench import cli
 
 HELD: list[bytes] = []
 
@@ -37,10 +36,11 @@ def runs(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def leakbench(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="leakbench")
-    diff_command.add_parser(parser.add_subparsers(required=True))
-    args = parser.parse_args(["diff", *map(str, argv)])
-    return args.main(args)
+    """``leakbench diff ARGV`` through the real command line, its exit code."""
+    try:
+        return cli.main(["diff", *map(str, argv)])
+    except SystemExit as exit:  # argparse's usage errors
+        return exit.code
 
 
 def test_diff_of_results_dirs_puts_the_leak_first(runs, capsys):

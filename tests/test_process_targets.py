@@ -2,7 +2,6 @@
 
 import sys
 
-import pytest
 
 from conftest import AGENT, LOOP, processes_with
 

@@ -11,7 +11,6 @@ must not leave tasks, buffers or sockets behind in it.
 import json
 import socket
 import sys
-import threading
 import time
 from pathlib import Path
 

@@ -7,8 +7,6 @@ results root, however the target got it and whatever it prints; no run name,
 test id or scenario name that writes or reads outside its directory.
 """
 
-import json
-import os
 import subprocess
 import sys
 import time

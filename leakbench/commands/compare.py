@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 from leakbench.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
-from leakbench.errors import EXIT_LEAK, EXIT_PASS, EXIT_USAGE, LeakbenchError
+from leakbench.errors import EXIT_LEAK, EXIT_PASS, LeakbenchError
 from leakbench.reporters.markdown import compare_markdown
-from leakbench.units import SIZE_HELP, SizeError, parse_size
+from leakbench.units import SIZE_HELP
+
+from . import size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -27,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("head_dir", type=Path, help="results root of the head commit")
     p.add_argument("--factor", type=float, default=FACTOR,
                    help=f"head must grow by more than this many times base's growth to regress (default {FACTOR:g})")
-    p.add_argument("--min-delta", metavar="SIZE", default=str(MIN_DELTA),
+    p.add_argument("--min-delta", metavar="SIZE", type=size, default=MIN_DELTA,
                    help=f"smallest rise in growth per iteration that counts (default {MIN_DELTA} bytes); {SIZE_HELP}")
     p.set_defaults(main=main)
     return p
@@ -35,12 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def main(args: argparse.Namespace) -> int:
     try:
-        min_delta = parse_size(args.min_delta)
-    except SizeError as err:
-        print(f"leakbench: --min-delta: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=min_delta)
+        comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=args.min_delta)
     except LeakbenchError as err:
         print(f"leakbench: {err}", file=sys.stderr)
         return err.exit_code

@@ -19,10 +19,12 @@ from rich.table import Table
 
 from leakbench.allocations import load_allocations
 from leakbench.comparison import Diff, StackChange, diff_allocations
-from leakbench.errors import EXIT_LEAK, EXIT_PASS, EXIT_USAGE, LeakbenchError
+from leakbench.errors import EXIT_LEAK, EXIT_PASS, LeakbenchError
 from leakbench.reporters.html import diff_html
 from leakbench.reporters.markdown import diff_markdown
-from leakbench.units import SIZE_HELP, SizeError, format_size, parse_size
+from leakbench.units import SIZE_HELP, format_size
+
+from . import positive_int, size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,9 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("head", type=Path, help="the same for the later run")
     p.add_argument("--by", choices=("function", "line"), default="function",
                    help="match stacks by function and file (default; line numbers shift between commits) or with lines")
-    p.add_argument("--top", type=int, default=10, help="stacks to show per table (default 10)")
+    p.add_argument("--top", type=positive_int, default=10, help="stacks to show per table (default 10)")
     p.add_argument("--out", type=Path, default=None, help="where to write diff.html and diff.md (default: next to HEAD)")
-    p.add_argument("--fail-over", metavar="SIZE", default=None,
+    p.add_argument("--fail-over", metavar="SIZE", type=size, default=None,
                    help=f"exit 1 when what is left behind per iteration rose by more than SIZE; {SIZE_HELP}")
     p.set_defaults(main=main)
     return p
@@ -46,16 +48,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def main(args: argparse.Namespace) -> int:
     try:
         return _diff(args)
-    except SizeError as err:
-        print(f"leakbench: --fail-over: {err}", file=sys.stderr)
-        return EXIT_USAGE
     except LeakbenchError as err:
         print(f"leakbench: {err}", file=sys.stderr)
         return err.exit_code
 
 
 def _diff(args: argparse.Namespace) -> int:
-    fail_over = parse_size(args.fail_over) if args.fail_over is not None else None
+    fail_over = args.fail_over
     base, head = load_allocations(args.base), load_allocations(args.head)
     diff = diff_allocations(base, head, key=args.by, base_label=_label(args.base), head_label=_label(args.head))
     _print(diff, args.top)
