@@ -111,7 +111,17 @@ class RunConfig:
             raise UsageError(f"--rss-limit {self.rss_limit}: expected a size above 0, e.g. 2GB")
         return self.rss_limit
 
-    def thresholds(self, default_counters: tuple[str, ...]) -> Thresholds:
+    def judged_metric(self, metrics: tuple[str, ...]) -> str:
+        """The measure the slope and peak rules read: the first of ``metrics`` unless one was asked for."""
+        metric = self.metric or metrics[0]
+        if metric not in metrics:
+            raise UsageError(f"--metric {metric!r}: expected one of {', '.join(metrics)} for a {self.kind} target")
+        return metric
+
+    def thresholds(self, default_counters: tuple[str, ...], known_counters: tuple[str, ...]) -> Thresholds:
+        unknown = [c for c in self.counters or () if c not in known_counters]
+        if unknown:
+            raise UsageError(f"--counters {','.join(unknown)}: expected some of {','.join(known_counters)} (or none) for a {self.kind} target")
         iterations = self.scenario.iterations
         budget = self.budget if self.budget is not None else (self.scenario.budget or DEFAULT_BUDGET)
         warmup = self.warmup if self.warmup is not None else self.scenario.warmup
@@ -320,11 +330,13 @@ class _ProcessRun:
         self.config = config
         self.signals = signals or _Signals()
         self.scenario = config.scenario
-        self.th = config.thresholds(PROCESS_COUNTERS)
+        self.th = config.thresholds(PROCESS_COUNTERS, PROCESS_COUNTERS)
         self.rss_limit = config.guard_limit()
-        self.metric = config.metric or "rss_tree"
+        self.metric = config.judged_metric(("rss_tree", "rss", "uss"))
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
-        self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak_tree")
+        # The watcher's peak is of the whole tree: it only bounds the tree's own metric.
+        peak_field = "peak_tree" if self.metric == "rss_tree" else None
+        self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, peak_field)
         self.secrets = env_secrets() | command_secrets(config.command)
         self.summary = redact_value(_summary_base(config, self.th, self.rss_limit, {"kind": "process", "command": config.command}), self.secrets)
         self.summary["metric"] = self.metric
@@ -532,11 +544,13 @@ class InProcessRun:
         self.config = config
         self.quiet = quiet  # an in-process mock, held still while objects are counted
         self.scenario = config.scenario
-        self.th = config.thresholds(INPROCESS_COUNTERS)
+        self.th = config.thresholds(INPROCESS_COUNTERS, ("blocks", *INPROCESS_COUNTERS))
         self.rss_limit = config.guard_limit()
-        self.metric = config.metric or "rss"
+        self.metric = config.judged_metric(("rss", "blocks", "traced"))
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
-        self.recorder = Recorder(self.run_dir, INPROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, "peak")
+        # The watcher's peak is RSS: it only bounds RSS, not blocks or traced bytes.
+        peak_field = "peak" if self.metric == "rss" else None
+        self.recorder = Recorder(self.run_dir, INPROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, peak_field)
         self.summary = _summary_base(config, self.th, self.rss_limit, target)
         self.summary["metric"] = self.metric
         self.run_dir.write_summary(self.summary)
