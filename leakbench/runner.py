@@ -48,6 +48,11 @@ PROCESS_COUNTERS = ("fds", "children", "threads")
 # under the anthropic SDK) fill by one to seven blocks per iteration for 200 to
 # 1200 iterations, which the every-iteration rule cannot tell from a leak.
 INPROCESS_COUNTERS = ("gc_objects", "fds", "threads")
+INPROCESS_ON_REQUEST = ("blocks",)
+# What the slope and peak rules may judge; the first is the default, and the
+# only one the watcher's peak (tree RSS, or this process's RSS) bounds.
+PROCESS_METRICS = ("rss_tree", "rss", "uss")
+INPROCESS_METRICS = ("rss", "blocks", "traced")
 # A target that exits on its own after the final answer gets this long before SIGTERM.
 EXIT_GRACE = 2.0
 INPROCESS_URL = "http://127.0.0.1:9"  # respx answers before any socket is opened
@@ -118,7 +123,8 @@ class RunConfig:
             raise UsageError(f"--metric {metric!r}: expected one of {', '.join(metrics)} for a {self.kind} target")
         return metric
 
-    def thresholds(self, default_counters: tuple[str, ...], known_counters: tuple[str, ...]) -> Thresholds:
+    def thresholds(self, default_counters: tuple[str, ...], on_request: tuple[str, ...] = ()) -> Thresholds:
+        known_counters = (*on_request, *default_counters)
         unknown = [c for c in self.counters or () if c not in known_counters]
         if unknown:
             raise UsageError(f"--counters {','.join(unknown)}: expected some of {','.join(known_counters)} (or none) for a {self.kind} target")
@@ -330,12 +336,11 @@ class _ProcessRun:
         self.config = config
         self.signals = signals or _Signals()
         self.scenario = config.scenario
-        self.th = config.thresholds(PROCESS_COUNTERS, PROCESS_COUNTERS)
+        self.th = config.thresholds(PROCESS_COUNTERS)
         self.rss_limit = config.guard_limit()
-        self.metric = config.judged_metric(("rss_tree", "rss", "uss"))
+        self.metric = config.judged_metric(PROCESS_METRICS)
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
-        # The watcher's peak is of the whole tree: it only bounds the tree's own metric.
-        peak_field = "peak_tree" if self.metric == "rss_tree" else None
+        peak_field = "peak_tree" if self.metric == PROCESS_METRICS[0] else None
         self.recorder = Recorder(self.run_dir, PROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, peak_field)
         self.secrets = env_secrets() | command_secrets(config.command)
         self.summary = redact_value(_summary_base(config, self.th, self.rss_limit, {"kind": "process", "command": config.command}), self.secrets)
@@ -544,12 +549,11 @@ class InProcessRun:
         self.config = config
         self.quiet = quiet  # an in-process mock, held still while objects are counted
         self.scenario = config.scenario
-        self.th = config.thresholds(INPROCESS_COUNTERS, ("blocks", *INPROCESS_COUNTERS))
+        self.th = config.thresholds(INPROCESS_COUNTERS, on_request=INPROCESS_ON_REQUEST)
         self.rss_limit = config.guard_limit()
-        self.metric = config.judged_metric(("rss", "blocks", "traced"))
+        self.metric = config.judged_metric(INPROCESS_METRICS)
         self.run_dir = RunDir(config.results, config.name or self.scenario.name)
-        # The watcher's peak is RSS: it only bounds RSS, not blocks or traced bytes.
-        peak_field = "peak" if self.metric == "rss" else None
+        peak_field = "peak" if self.metric == INPROCESS_METRICS[0] else None
         self.recorder = Recorder(self.run_dir, INPROCESS_FIELDS, self.scenario.iterations, self.th, self.metric, peak_field)
         self.summary = _summary_base(config, self.th, self.rss_limit, target)
         self.summary["metric"] = self.metric

@@ -240,6 +240,10 @@ class _Router(respx.MockRouter):
     ``quiet()`` holds the app still while this process's objects are counted.
     """
 
+    def __init__(self, bridge: _Bridge, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.quiet = bridge.quiet
+
     def record(self, request: httpx.Request, *, response: httpx.Response | None = None, route: respx.Route | None = None) -> None:
         pass
 
@@ -250,8 +254,7 @@ def mock_httpx(app: Any, base_url: str) -> Iterator[respx.MockRouter]:
 
     Other hosts pass through untouched. Yields the respx router (it records no calls).
     """
-    with _Bridge(app) as bridge, _Router(assert_all_called=False) as router:
-        router.quiet = bridge.quiet  # type: ignore[method-assign]
+    with _Bridge(app) as bridge, _Router(bridge, assert_all_called=False) as router:
         router.route(url__startswith=base_url.rstrip("/")).mock(side_effect=bridge.handle)
         router.route().pass_through()
         yield router
