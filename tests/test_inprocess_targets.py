@@ -1,5 +1,11 @@
 """In-process targets through the real CLI: sync and async callables, each mock transport."""
 
+import json
+import os
+import subprocess
+import sys
+import threading
+
 import pytest
 
 from conftest import ROOT
@@ -54,3 +60,31 @@ def test_one_object_per_iteration_in_state_fails_on_exact_counters(inproc):
     assert r.summary["rule"] == "counter"
     assert r.summary["counters"]["gc_objects"]["deltas"] == [1] * 10
     assert "Session" in r.summary["attribution"]
+
+
+def test_the_progress_bar_on_a_terminal_is_not_counted_as_the_targets(tmp_path):
+    """On a terminal the bar is shown and redrawn at each boundary, between the
+    counts: whatever it keeps per update, the gc object counter reads as a leak."""
+    master, slave = os.openpty()
+    cmd = [sys.executable, "-m", "leakbench", "run", TEXT, f"--results={tmp_path}", "--target", f"{TARGETS}:clean"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True)
+    os.close(slave)
+    drawn = []
+
+    def drain() -> None:  # the bar must be read, or its writes block the run
+        try:
+            while chunk := os.read(master, 4096):
+                drawn.append(chunk)
+        except OSError:  # the run closed its end
+            pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    out, _ = proc.communicate(timeout=120)
+    reader.join(5)
+    os.close(master)
+    assert b"/100" in b"".join(drawn), "no progress bar was drawn: nothing was tested"
+    summary = json.loads((tmp_path / "text" / "summary.json").read_text())
+    assert proc.returncode == 0, out
+    assert not summary["counters"]["gc_objects"]["fired"], summary["counters"]
