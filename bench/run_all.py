@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
 from catalogue import PAIRS  # noqa: E402
 from leakbench.analysis import Thresholds, judge  # noqa: E402
 from leakbench.mock import LoopbackServer, build_app  # noqa: E402
-from leakbench.runner import INPROCESS_COUNTERS  # noqa: E402
+from leakbench.probes.inprocess import InProcessProbe  # noqa: E402
 from leakbench.scenario import load_scenario  # noqa: E402
 from leakbench.target import target_env  # noqa: E402
 from leakbench.units import format_size  # noqa: E402
@@ -145,7 +145,7 @@ class Bench:
             "caught_sessions": sum(s["verdict"] == "leak" for s in sessions),
             "caught_objects": sum(s["verdict"] == "leak" for s in objects),
             "counters_fired": sorted({name for s in sessions + objects for name, c in s["counters"].items() if c["fired"]}),
-            "false_positives_default": sum(fired(s, INPROCESS_COUNTERS) or s["rule"] in ("slope", "peak") for s in clean),
+            "false_positives_default": sum(fired(s, InProcessProbe.spec.counters) or s["rule"] in ("slope", "peak") for s in clean),
             "false_positives_blocks": sum(s["verdict"] == "leak" for s in clean),
         }
 

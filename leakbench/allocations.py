@@ -18,9 +18,9 @@ from typing import Any
 
 import leakbench
 from leakbench.errors import UsageError
+from leakbench.results import ALLOCATIONS, CAPTURE, SUMMARY, Summary
 
 SCHEMA = 1
-FILENAME = "allocations.json"
 MAX_STACKS = 500
 NO_STACK = ("<no Python stack>", "", 0)
 
@@ -40,19 +40,8 @@ def summarize_capture(capture_file: Path, iterations: int, max_stacks: int = MAX
     reader = _open(memray, Path(capture_file))
     meta = reader.metadata
     native = bool(meta.has_native_traces)
-    per_stack: dict[tuple[Frame, ...], list[int]] = defaultdict(lambda: [0, 0])
-    harness_bytes = 0
     try:
-        records = list(reader.get_leaked_allocation_records(merge_threads=True))
-        for record in records:
-            raw = record.hybrid_stack_trace() if native else record.stack_trace()
-            if raw and (_is_harness(raw[0][1]) or any(file == _WINDOW_FILE for _, file, _ in raw)):
-                harness_bytes += record.size
-                continue
-            stack = tuple((fn, portable_path(file), int(line)) for fn, file, line in raw if not _is_harness(file))
-            entry = per_stack[stack or (NO_STACK,)]
-            entry[0] += record.size
-            entry[1] += record.n_allocations
+        per_stack, harness_bytes = _leaks_per_stack(reader, native)
     except OSError as err:
         raise UsageError(f"cannot read memray capture {capture_file}: {_reason(err)}") from None
     finally:
@@ -95,6 +84,22 @@ def summarize_capture(capture_file: Path, iterations: int, max_stacks: int = MAX
     }
 
 
+def _leaks_per_stack(reader: Any, native: bool) -> tuple[dict[tuple[Frame, ...], list[int]], int]:
+    """[bytes, count] still allocated per user stack, and the bytes the harness itself left."""
+    per_stack: dict[tuple[Frame, ...], list[int]] = defaultdict(lambda: [0, 0])
+    harness_bytes = 0
+    for record in list(reader.get_leaked_allocation_records(merge_threads=True)):
+        raw = record.hybrid_stack_trace() if native else record.stack_trace()
+        if raw and (_is_harness(raw[0][1]) or any(file == _WINDOW_FILE for _, file, _ in raw)):
+            harness_bytes += record.size
+            continue
+        stack = tuple((fn, portable_path(file), int(line)) for fn, file, line in raw if not _is_harness(file))
+        entry = per_stack[stack or (NO_STACK,)]
+        entry[0] += record.size
+        entry[1] += record.n_allocations
+    return per_stack, harness_bytes
+
+
 def write_allocations(summary: dict[str, Any], path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,16 +112,16 @@ def load_allocations(path_or_dir: Path | str, iterations: int | None = None) -> 
 
     A capture is summarized on the spot; its iteration count comes from
     ``iterations`` or, when it sits in a results directory, from that run's
-    ``summary.json``.
+    summary.
     """
     path = Path(path_or_dir)
     if path.is_dir():
-        if (path / FILENAME).is_file():
-            path = path / FILENAME
-        elif (path / "capture.bin").is_file():
-            path = path / "capture.bin"
+        if (path / ALLOCATIONS).is_file():
+            path = path / ALLOCATIONS
+        elif (path / CAPTURE).is_file():
+            path = path / CAPTURE
         else:
-            raise UsageError(f"{path} holds neither {FILENAME} nor capture.bin")
+            raise UsageError(f"{path} holds neither {ALLOCATIONS} nor {CAPTURE}")
     if not path.is_file():
         raise UsageError(f"no such file or directory: {path}")
     if _is_json(path):
@@ -203,9 +208,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _iterations_near(capture: Path) -> int:
-    summary = capture.parent / "summary.json"
-    try:
-        data = json.loads(summary.read_text())
-    except (OSError, ValueError):
+    """The iterations of the run the capture belongs to; 1 (totals, not rates) when none can be read."""
+    if not (capture.parent / SUMMARY).is_file():
         return 1
-    return int(data.get("iterations_done") or data.get("iterations") or 1)
+    try:
+        summary = Summary.load(capture.parent)
+    except UsageError:
+        return 1
+    return int(summary.iterations_done or summary.iterations or 1)

@@ -58,7 +58,10 @@ class Verdict:
     counters: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The summary's verdict fields: ``leaked`` is the summary's ``verdict``, not a field of its own."""
+        data = asdict(self)
+        del data["leaked"]
+        return data
 
 
 def baseline_of(values: np.ndarray) -> float:
@@ -83,6 +86,9 @@ def fit(x: np.ndarray, y: np.ndarray, confidence: float = 0.95):
 def counter_check(values: np.ndarray, window: int) -> dict:
     deltas = np.diff(values)[-window:].astype(int).tolist()
     return {"deltas": deltas, "fired": len(deltas) == window and all(d >= 1 for d in deltas)}
+
+
+Firing = list[tuple[str, str]]
 
 
 def judge(
@@ -115,24 +121,8 @@ def judge(
     v.peak_over_baseline = peak - v.baseline
     v.total_growth = float(np.median(y[-min(5, len(y)) :])) - v.baseline
 
-    firing: list[tuple[str, str]] = []
-    if len(x) >= MIN_FIT_POINTS:
-        slope, intercept, low, high = fit(x, y, thresholds.confidence)
-        v.growth_per_iteration, v.intercept = slope, intercept
-        v.growth_per_iteration_low, v.growth_per_iteration_high = low, high
-        tail = max(MIN_FIT_POINTS // 2, int(len(x) * TAIL_FRACTION))
-        v.tail_growth_per_iteration = fit(x[-tail:], y[-tail:], thresholds.confidence)[0]
-        if low > thresholds.per_iteration and v.tail_growth_per_iteration > thresholds.per_iteration:
-            firing.append(
-                (
-                    "slope",
-                    f"{metric} grows {format_size(slope)}/iteration "
-                    f"(95% CI {format_size(low)} to {format_size(high)}, "
-                    f"last {tail} iterations {format_size(v.tail_growth_per_iteration)}/iteration), "
-                    f"above the {format_size(thresholds.per_iteration)}/iteration threshold",
-                )
-            )
-
+    firing: Firing = []
+    _slope_rule(v, x, y, thresholds, firing)
     if v.peak_over_baseline > thresholds.budget:
         firing.append(
             (
@@ -141,9 +131,40 @@ def judge(
                 f"of {format_size(v.baseline)}, over the {format_size(thresholds.budget)} budget",
             )
         )
+    _counter_rule(v, keep, counters or {}, thresholds, firing)
+    if firing:
+        v.leaked = True
+        v.rule = firing[0][0]
+        v.reason = "; ".join(text for _, text in firing)
+    else:
+        v.reason = _pass_reason(v, thresholds)
+    return v
 
+
+def _slope_rule(v: Verdict, x: np.ndarray, y: np.ndarray, thresholds: Thresholds, firing: Firing) -> None:
+    """Confidently above the threshold over the window, and still above it over its last third."""
+    if len(x) < MIN_FIT_POINTS:
+        return
+    slope, intercept, low, high = fit(x, y, thresholds.confidence)
+    v.growth_per_iteration, v.intercept = slope, intercept
+    v.growth_per_iteration_low, v.growth_per_iteration_high = low, high
+    tail = max(MIN_FIT_POINTS // 2, int(len(x) * TAIL_FRACTION))
+    v.tail_growth_per_iteration = fit(x[-tail:], y[-tail:], thresholds.confidence)[0]
+    if low > thresholds.per_iteration and v.tail_growth_per_iteration > thresholds.per_iteration:
+        firing.append(
+            (
+                "slope",
+                f"{v.metric} grows {format_size(slope)}/iteration "
+                f"(95% CI {format_size(low)} to {format_size(high)}, "
+                f"last {tail} iterations {format_size(v.tail_growth_per_iteration)}/iteration), "
+                f"above the {format_size(thresholds.per_iteration)}/iteration threshold",
+            )
+        )
+
+
+def _counter_rule(v: Verdict, keep: np.ndarray, counters: dict[str, np.ndarray], thresholds: Thresholds, firing: Firing) -> None:
     for name in thresholds.counters:
-        series = (counters or {}).get(name)
+        series = counters.get(name)
         if series is None:
             continue
         s = np.asarray(series, float)[keep]
@@ -152,25 +173,17 @@ def judge(
         v.counters[name] = result
         if result["fired"]:
             firing.append(
-                (
-                    "counter",
-                    f"{name} rose in each of the last {thresholds.counter_window} iterations "
-                    f"(deltas {result['deltas']})",
-                )
+                ("counter", f"{name} rose in each of the last {thresholds.counter_window} iterations (deltas {result['deltas']})")
             )
 
-    if firing:
-        v.leaked = True
-        v.rule = firing[0][0]
-        v.reason = "; ".join(text for _, text in firing)
-    else:
-        slope_text = (
-            f"{format_size(v.growth_per_iteration, signed=True)}/iteration"
-            if v.growth_per_iteration is not None
-            else "too few samples for a slope"
-        )
-        v.reason = (
-            f"{metric} {slope_text}, threshold {format_size(thresholds.per_iteration)}/iteration; "
-            f"peak {format_size(v.peak_over_baseline, signed=True)} over baseline, budget {format_size(thresholds.budget)}"
-        )
-    return v
+
+def _pass_reason(v: Verdict, thresholds: Thresholds) -> str:
+    slope_text = (
+        f"{format_size(v.growth_per_iteration, signed=True)}/iteration"
+        if v.growth_per_iteration is not None
+        else "too few samples for a slope"
+    )
+    return (
+        f"{v.metric} {slope_text}, threshold {format_size(thresholds.per_iteration)}/iteration; "
+        f"peak {format_size(v.peak_over_baseline, signed=True)} over baseline, budget {format_size(thresholds.budget)}"
+    )

@@ -21,12 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from leakbench.allocations import FILENAME as ALLOCATIONS, import_memray, summarize_capture, write_allocations
+from leakbench.allocations import import_memray, summarize_capture, write_allocations
 from leakbench.errors import UsageError
+from leakbench.results import ALLOCATIONS, CAPTURE, FLAMEGRAPH
 from leakbench.units import format_size
-
-CAPTURE = "capture.bin"
-FLAMEGRAPH = "flamegraph.html"
 TOP = 5
 # Below this share of the RSS growth, the capture cannot be what grew.
 SEEN_SHARE = 0.5

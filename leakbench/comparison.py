@@ -24,16 +24,15 @@ A run without an interval is taken as the point it reports.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from leakbench.errors import UsageError
+from leakbench.results import SUMMARY, Summary
 
 FACTOR = 1.5
 MIN_DELTA = 1024  # bytes per iteration: allocator rounding and caches move this much
-SUMMARY = "summary.json"
 
 REGRESSED = "regressed"
 IMPROVED = "improved"
@@ -78,7 +77,7 @@ class Diff:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """What compare reads from one side's summary.json."""
+    """What compare reads from one side's summary."""
 
     verdict: str
     growth: float | None
@@ -89,17 +88,17 @@ class RunFigures:
     iterations_done: int | None
 
     @classmethod
-    def from_summary(cls, summary: dict[str, Any]) -> RunFigures:
-        growth = summary.get("growth_per_iteration")
-        low, high = summary.get("growth_per_iteration_low"), summary.get("growth_per_iteration_high")
+    def from_summary(cls, summary: Summary) -> RunFigures:
+        growth = summary.growth_per_iteration
+        low, high = summary.growth_per_iteration_low, summary.growth_per_iteration_high
         return cls(
-            verdict=summary.get("verdict", "unknown"),
+            verdict=summary.verdict,
             growth=growth,
             low=growth if low is None else low,
             high=growth if high is None else high,
-            metric=summary.get("metric"),
-            scenario_hash=(summary.get("scenario") or {}).get("hash"),
-            iterations_done=summary.get("iterations_done"),
+            metric=summary.metric,
+            scenario_hash=(summary.scenario or {}).get("hash"),
+            iterations_done=summary.iterations_done,
         )
 
 
@@ -162,7 +161,7 @@ def compare_trees(
     """
     base_root, head_root = Path(base_root), Path(head_root)
     if (base_root / SUMMARY).is_file() and (head_root / SUMMARY).is_file():
-        return [compare_run(head_root.name, _read(base_root), _read(head_root), factor, min_delta)]
+        return [compare_run(head_root.name, Summary.load(base_root), Summary.load(head_root), factor, min_delta)]
     base_runs, head_runs = _runs(base_root), _runs(head_root)
     comparisons = [
         compare_run(name, base_runs.get(name), head_runs.get(name), factor, min_delta)
@@ -173,8 +172,8 @@ def compare_trees(
 
 def compare_run(
     name: str,
-    base: dict[str, Any] | None,
-    head: dict[str, Any] | None,
+    base: Summary | None,
+    head: Summary | None,
     factor: float = FACTOR,
     min_delta: float = MIN_DELTA,
 ) -> Comparison:
@@ -213,7 +212,7 @@ def _overlap(b: RunFigures, h: RunFigures) -> bool:
     return not (h.low > b.high or b.low > h.high)  # type: ignore[operator]
 
 
-def _runs(root: Path) -> dict[str, dict[str, Any]]:
+def _runs(root: Path) -> dict[str, Summary]:
     """Run name -> summary for every run directory under ``root``.
 
     An empty tree is no error: the base of the pull request that adds the
@@ -221,18 +220,7 @@ def _runs(root: Path) -> dict[str, dict[str, Any]]:
     """
     if not root.is_dir():
         raise UsageError(f"{root} is not a results directory")
-    return {path.parent.name: _read(path.parent) for path in sorted(root.glob(f"*/{SUMMARY}"))}
-
-
-def _read(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / SUMMARY
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read {path}: {err}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} is not a leakbench summary")
-    return data
+    return {path.parent.name: Summary.load(path.parent) for path in sorted(root.glob(f"*/{SUMMARY}"))}
 
 
 _EMPTY = {"frames": (), "bytes_per_iteration": 0.0, "count_per_iteration": 0.0}

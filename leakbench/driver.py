@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import httpx
 
@@ -20,6 +20,10 @@ from .errors import TargetError, UsageError
 
 
 class Driver(Protocol):
+    @staticmethod
+    def parse_model(model: str) -> Any:
+        """The model as the driver sends it; ValueError says what was expected."""
+
     def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None: ...
 
     def iteration(self, i: int) -> None: ...
@@ -43,12 +47,19 @@ class OpenCodeDriver:
     READY_PATHS = ("/global/health", "/doc", "/session")
 
     def __init__(self, base_url: str, timeout: float, model: str = "leakbench/mock", prompt: str = "Run the tool you are given, then answer."):
-        provider, _, model_id = model.partition("/")
-        if not model_id:
-            raise UsageError(f"--drive-model {model!r}: expected PROVIDER/MODEL, e.g. leakbench/mock")
-        self.model = {"providerID": provider, "modelID": model_id}
+        try:
+            self.model = self.parse_model(model)
+        except ValueError as err:
+            raise UsageError(f"--drive-model {model!r}: {err}") from None
         self.prompt = prompt
         self.client = httpx.Client(base_url=base_url, timeout=timeout)
+
+    @staticmethod
+    def parse_model(model: str) -> dict[str, str]:
+        provider, _, model_id = model.partition("/")
+        if not provider or not model_id:
+            raise ValueError("expected PROVIDER/MODEL, e.g. leakbench/mock")
+        return {"providerID": provider, "modelID": model_id}
 
     def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
         deadline = time.monotonic() + timeout
@@ -80,6 +91,15 @@ class OpenCodeDriver:
 
 
 DRIVERS: dict[str, type] = {"opencode": OpenCodeDriver}
+
+
+def driver_names() -> tuple[str, ...]:
+    return tuple(sorted(DRIVERS))
+
+
+def check_model(name: str, model: str) -> None:
+    """Raises ValueError (what was expected) for a model ``name``'s driver cannot ask for: found before the target starts."""
+    DRIVERS[name].parse_model(model)
 
 
 def make_driver(name: str, base_url: str, timeout: float, model: str | None = None) -> Driver:

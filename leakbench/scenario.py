@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from .errors import UsageError
+from .mock import protocols
+from .mock.protocol import FEATURES, IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS
 from .units import SizeError, parse_size
 
 try:
@@ -24,7 +26,6 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-Protocol = Literal["openai", "anthropic", "opencode"]
 Shape = Literal["text", "lines", "grep", "json"]
 
 
@@ -62,8 +63,8 @@ class Serve(_Section):
     events: Count = 1
     drip: Annotated[float, Field(ge=0)] = 0.0
     idle_every: Annotated[float, Field(ge=0)] = 0.0
-    # openai protocol: answer text once a turn (everything after the last user
-    # message) holds this many tool results, so an agent server's tool loop ends
+    # LLM protocols: answer text once a turn (everything after the user's last
+    # prompt) holds this many tool results, so an agent server's tool loop ends
     # and the next session starts; 0 asks for a tool call on every request.
     turn_tool_calls: Annotated[int, Field(ge=0, strict=True)] = 0
 
@@ -104,7 +105,7 @@ class Faults(_Section):
 class Scenario(_Section):
     name: Annotated[str, Field(min_length=1)]
     description: str = ""
-    protocol: Protocol
+    protocol: str
     iterations: Count
     warmup: Annotated[int, Field(ge=0, strict=True)] | None = None
     interval: Annotated[float, Field(gt=0)] | None = None
@@ -119,6 +120,14 @@ class Scenario(_Section):
 
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
 
+    @field_validator("protocol")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        if name not in protocols.REGISTERED:
+            *most, last = (repr(n) for n in protocols.REGISTERED)
+            raise ValueError(f"expected one of {', '.join(most)} or {last}")
+        return name
+
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
         if self.warmup is not None and self.warmup >= self.iterations:
@@ -127,6 +136,9 @@ class Scenario(_Section):
             raise ValueError(f"spike.at: expected at most iterations ({self.iterations}), got {self.spike.at}")
         if self.workspace.matches and not self.workspace.files:
             raise ValueError("workspace.matches: expected workspace.files above 0 to put the matches in")
+        missing = _missing_feature(self)
+        if missing:
+            raise ValueError(missing)
         return self
 
     @property
@@ -145,6 +157,32 @@ class Scenario(_Section):
         if self.spike is not None and unit == self.spike.at:
             return self.spike.size
         return self.serve.size
+
+
+# What asks for a protocol feature: (key, feature, asked by this scenario, what to write instead by default).
+_ASKS: tuple[tuple[str, str, Callable[[Scenario], bool], str], ...] = (
+    ("serve.answer", TOOL_CALLS, lambda s: s.serve.answer == "tool_call", 'write serve.answer = "text"'),
+    ("serve.turn_tool_calls", TURN_TOOL_CALLS, lambda s: s.serve.turn_tool_calls > 0, "remove it"),
+    ("sessions", SESSIONS, lambda s: "sessions" in s.model_fields_set, "remove [sessions]"),
+    ("serve.idle_every", IDLE_EVENTS, lambda s: s.serve.idle_every > 0, "remove it"),
+    ("serve.events", STREAMING, lambda s: s.serve.events > 1, "write serve.events = 1"),
+    ("serve.drip", STREAMING, lambda s: s.serve.drip > 0, "remove it"),
+    ("faults.cut_every", STREAMING, lambda s: s.faults.cut_every > 0, "remove it"),
+    ("faults.malformed_every", STREAMING, lambda s: s.faults.malformed_every > 0, "remove it"),
+)
+
+
+def _missing_feature(scenario: Scenario) -> str | None:
+    """The first key asking for a feature the scenario's protocol lacks, said as the fix: a mock that
+    ignored it would run something else than the file says."""
+    protocol = protocols.named(scenario.protocol)
+    for key, feature, asked, instead in _ASKS:
+        if feature in protocol.capabilities or not asked(scenario):
+            continue
+        having = [f'"{n}"' for n in protocols.REGISTERED if feature in protocols.named(n).capabilities]
+        elsewhere = f", or use protocol {' or '.join(having)}" if having else ""
+        return f'{key}: protocol "{protocol.name}" has no {FEATURES[feature]}: {protocol.instead.get(feature, instead)}{elsewhere}'
+    return None
 
 
 def scenarios_dir() -> Path:

@@ -24,8 +24,8 @@ from typing import Any, Callable, Iterable, Iterator
 import psutil
 
 from .errors import TargetError, UsageError
+from .mock.protocol import DUMMY_KEY  # re-exported: redaction and the runner read it from here
 
-DUMMY_KEY = "sk-leakbench-dummy"
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -50,14 +50,16 @@ def subreaper() -> Iterator[bool]:
 
 
 def target_env(url: str, workspace: Path, iterations: int, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """What every target finds in its environment, whatever its language."""
+    """What every target finds in its environment, whatever its language.
+
+    Every registered protocol's client variables, not only the scenario's: a
+    client finds its base URL and the dummy key whatever the scenario speaks.
+    """
+    from .mock.protocols import client_env
+
     env = dict(os.environ)
+    env.update(client_env(url))
     env.update(
-        LEAKBENCH_URL=url,
-        OPENAI_BASE_URL=f"{url}/v1",
-        ANTHROPIC_BASE_URL=url,
-        OPENAI_API_KEY=DUMMY_KEY,
-        ANTHROPIC_API_KEY=DUMMY_KEY,
         LEAKBENCH_WORKSPACE=str(workspace),
         LEAKBENCH_ITERATIONS=str(iterations),
         NO_PROXY="127.0.0.1,localhost",

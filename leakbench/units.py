@@ -48,14 +48,21 @@ def parse_size(text: str | int | float) -> int:
 
 
 def format_size(n: float | None, signed: bool = False) -> str:
-    """Binary units with three significant digits, the way memray prints sizes."""
+    """Binary units with three significant digits, the way memray prints sizes.
+
+    A value that rounds to 1000 or more of a unit moves to the next one: three
+    significant digits of 1023.5 KiB are ``1e+03`` in Python's notation, which
+    no reader of a report should have to decode.
+    """
     if n is None:
         return "-"
     sign = "-" if n < 0 else ("+" if signed and n > 0 else "")
     value = abs(float(n))
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            text = f"{value:.0f}" if unit == "B" else f"{value:.3g}"
-            return f"{sign}{text} {unit}"
+    if value < 1024:
+        return f"{sign}{value:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
         value /= 1024
-    raise AssertionError("unreachable")
+        text = f"{value:.3g}"
+        if float(text) < 1000:
+            return f"{sign}{text} {unit}"
+    return f"{sign}{value:.0f} TiB"

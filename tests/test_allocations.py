@@ -68,6 +68,16 @@ def test_capture_alone_in_a_directory_is_summarized(run_dir, tmp_path):
     assert load_allocations(tmp_path)["stacks"][0]["frames"][0][0] == "leaky_append"
 
 
+def test_a_capture_in_a_run_directory_is_divided_by_the_runs_iterations(run_dir, tmp_path):
+    """A capture without allocations.json beside it takes the iteration count from the run's summary."""
+    (tmp_path / "capture.bin").write_bytes((run_dir / "capture.bin").read_bytes())
+    whole = load_allocations(tmp_path)["totals"]["bytes_per_iteration"]
+    (tmp_path / "summary.json").write_text(json.dumps({"schema": 1, "verdict": "leak", "iterations": 60, "iterations_done": 30}))
+    assert load_allocations(tmp_path)["totals"]["bytes_per_iteration"] == pytest.approx(whole / 30)
+    (tmp_path / "summary.json").write_text("{ cut short")  # a broken summary costs the rate, not the diff
+    assert load_allocations(tmp_path)["totals"]["bytes_per_iteration"] == pytest.approx(whole)
+
+
 def write_foreign_capture(path: Path) -> Path:
     """A real, uncompressed capture whose header claims the next format version."""
     raw = path.with_suffix(".raw")

@@ -21,6 +21,7 @@ from leakbench.comparison import (
     diff_allocations,
 )
 from leakbench.errors import UsageError
+from leakbench.results import Summary
 
 HELD: list[bytes] = []
 
@@ -84,9 +85,9 @@ MEASURED_BASE = {"growth_per_iteration": 372.4, "growth_per_iteration_low": 327.
 MEASURED_HEAD = {"growth_per_iteration": 71680.0, "growth_per_iteration_low": 70217.1, "growth_per_iteration_high": 74112.0}
 
 
-def summary(verdict: str = "pass", scenario_hash: str = "h1", metric: str = "rss", **figures) -> dict:
-    return {"schema": 1, "verdict": verdict, "metric": metric, "scenario": {"name": "s", "hash": scenario_hash, "path": None},
-            "iterations_done": 60, **(figures or MEASURED_BASE)}
+def summary(verdict: str = "pass", scenario_hash: str = "h1", metric: str = "rss", **figures) -> Summary:
+    return Summary(verdict=verdict, metric=metric, scenario={"name": "s", "hash": scenario_hash, "path": None},
+                   iterations_done=60, **(figures or MEASURED_BASE))
 
 
 def test_only_the_leak_changed_is_regressed():
@@ -127,10 +128,10 @@ def test_verdicts_hashes_metrics_and_missing_sides():
     assert compare_run("s", summary(), None).reason == "only in base"
 
 
-def write_tree(root: Path, runs: dict[str, dict]) -> Path:
+def write_tree(root: Path, runs: dict[str, Summary]) -> Path:
     for name, data in runs.items():
         (root / name).mkdir(parents=True)
-        (root / name / "summary.json").write_text(json.dumps(data))
+        data.save(root / name)
     return root
 
 
@@ -150,3 +151,22 @@ def test_empty_base_tree_is_all_missing_and_absent_tree_is_an_error(tmp_path):
     assert [c.word for c in compare_trees(tmp_path / "empty", head)] == [MISSING]
     with pytest.raises(UsageError, match="not a results directory"):
         compare_trees(tmp_path / "nowhere", head)
+
+
+def test_a_base_tree_of_the_previous_schema_compares_with_a_new_head(tmp_path):
+    """main's results were written by the leakbench before the summary got a schema 2."""
+    old = {"schema": 1, "verdict": "pass", "metric": "rss", "scenario": {"name": "s", "hash": "h1", "path": None},
+           "iterations_done": 60, "target": {"kind": "pytest", "nodeid": "t.py::a"}, **MEASURED_BASE}
+    (tmp_path / "base" / "a").mkdir(parents=True)
+    (tmp_path / "base" / "a" / "summary.json").write_text(json.dumps(old))
+    head = write_tree(tmp_path / "head", {"a": summary(**MEASURED_HEAD)})
+    assert [(c.name, c.word) for c in compare_trees(tmp_path / "base", head)] == [("a", REGRESSED)]
+
+
+def test_a_broken_summary_in_a_tree_is_one_line(tmp_path):
+    head = write_tree(tmp_path / "head", {"a": summary()})
+    (tmp_path / "base" / "a").mkdir(parents=True)
+    (tmp_path / "base" / "a" / "summary.json").write_text("{ cut short by a full disk")
+    with pytest.raises(UsageError, match="not valid JSON") as err:
+        compare_trees(tmp_path / "base", head)
+    assert "\n" not in str(err.value)

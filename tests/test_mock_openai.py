@@ -21,9 +21,9 @@ import psutil
 import pytest
 
 from leakbench import payloads
-from leakbench.commands.serve import serve
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, MockProcess, build_app
+from leakbench.mock.serve import serve
 from leakbench.scenario import load_scenario
 from leakbench.workspace import file_for_unit
 

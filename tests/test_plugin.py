@@ -144,8 +144,35 @@ def test_agent_leaks(leak):
 
 def test_agent_clean(leak):
     outcome = leak.run({str(LOOP)!r}, command=[sys.executable, {str(AGENT)!r}])
-    assert outcome.summary["iterations_done"] == 120
+    assert outcome.summary.iterations_done == 120
 """)
     result = run(pytester, f"--leak-results={pytester.path / 'res'}")
     result.assert_outcomes(passed=1, failed=1)
     assert "leakbench: LEAK" in result.stdout.str()
+
+
+def test_a_marker_mistake_is_named_as_the_marker_not_as_a_cli_flag(pytester):
+    pytester.makepyfile("""
+import pytest
+
+@pytest.mark.leak(metric="vms")
+def test_x(leak):
+    for i in leak.iterations(30):
+        pass
+""")
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "leakbench: @pytest.mark.leak(metric='vms'): expected one of rss, blocks, traced for an inprocess target" in out
+    assert "--metric" not in out and "Traceback" not in out
+    assert not (pytester.path / "res").exists()  # refused before the loop started
+
+
+def test_every_in_process_option_is_an_ini_key(pytester):
+    pytester.makeini("[pytest]\nleak_metric = blocks\nleak_counter_window = 5\nleak_counters = fds threads\n")
+    pytester.makepyfile("def test_loop(leak):\n    for i in leak.iterations(40):\n        pass\n")
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    result.assert_outcomes(passed=1)
+    summary = json.loads(next((pytester.path / "res").glob("*test_loop*")).joinpath("summary.json").read_text())
+    assert summary["metric"] == "blocks" and summary["counter_window"] == 5
+    assert set(summary["counters"]) == {"fds", "threads"}

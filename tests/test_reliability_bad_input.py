@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AGENT, LOOP
+from conftest import AGENT, LOOP, processes_with
 from leakbench.cli import main
 
 PY = sys.executable
@@ -79,8 +79,8 @@ def test_bad_scenario_file(tmp_path, capsys, text, says):
         (["--iterations", "0"], "--iterations: expected a whole number above 0, got '0'"),
         (["--iterations", "-3"], "--iterations: expected a whole number above 0, got '-3'"),
         (["--iterations", "ten"], "--iterations: expected a whole number, got 'ten'"),
-        (["--warmup", "120"], "warmup: expected fewer than iterations (120), got 120"),
-        (["--iterations", "10", "--warmup", "10"], "warmup: expected fewer than iterations (10), got 10"),
+        (["--warmup", "120"], "--warmup 120: expected fewer than the 120 iterations"),
+        (["--iterations", "10", "--warmup", "10"], "--warmup 10: expected fewer than the 10 iterations"),
         (["--warmup", "-1"], "--warmup: expected 0 or more, got '-1'"),
         (["--budget", "fifty MB"], "--budget: cannot read size 'fifty MB'"),
         (["--budget", "-1MB"], "--budget: size '-1MB' is negative"),
@@ -89,8 +89,8 @@ def test_bad_scenario_file(tmp_path, capsys, text, says):
         (["--per-iteration", "1 parsec"], "--per-iteration: cannot read size '1 parsec'"),
         (["--timeout", "0"], "--timeout: expected a number above 0"),
         (["--clock", "sundial"], "--clock: invalid choice"),
-        (["--counters", "fds,handles"], "--counters handles: expected some of fds,children,threads (or none) for a process target"),
-        (["--metric", "vms"], "--metric 'vms': expected one of rss_tree, rss, uss for a process target"),
+        (["--counters", "fds,handles"], "--counters fds,handles: handles is not counted for a process target; expected some of fds,children,threads (or none)"),
+        (["--metric", "vms"], "--metric vms: expected one of rss_tree, rss, uss for a process target"),
         (["--json", "no-such-dir/summary.json"], "--json no-such-dir/summary.json: directory no-such-dir does not exist"),
     ],
 )
@@ -98,6 +98,34 @@ def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
     monkeypatch.chdir(tmp_path)
     line = one_line_error(capsys, run_args(tmp_path, str(LOOP), *options) + ["--", PY, str(AGENT)], 2)
     assert says in line
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        (["--mock", "loopback"], "--mock loopback: applies to in-process callables only, not to a process command"),
+        (["--mock", "respx"], "--mock respx: applies to in-process callables only"),  # given, though it is the default
+        (["--no-tracemalloc"], "--no-tracemalloc: applies to in-process callables and pytest loops only"),
+        (["--drive", "opencode", "--clock", "tick"], "--clock tick: does not apply with --drive, whose driver ends each iteration"),
+        (["--drive", "opencode", "--clock", "time"], "--clock time: does not apply with --drive"),
+        (["--interval", "2"], "--interval 2.0: applies with --clock time only"),
+        (["--drive", "gopher"], "--drive: expected one of opencode, got 'gopher'"),
+        (["--drive", "opencode", "--drive-model", "mock"], "--drive-model mock: expected PROVIDER/MODEL, e.g. leakbench/mock"),
+        (["--drive-model", "leakbench/mock"], "--drive-model leakbench/mock: applies with --drive only"),
+    ],
+)
+def test_options_that_do_not_apply_are_refused_before_the_target_starts(tmp_path, capsys, monkeypatch, tag, options, says):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(capsys, run_args(tmp_path, str(LOOP), *options) + ["--", PY, str(AGENT), "--tag", tag], 2)
+    assert says in line
+    assert not (tmp_path / "results").exists() and not processes_with(tag)
+
+
+def test_drive_is_refused_for_an_in_process_target(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(TARGETS))
+    line = one_line_error(capsys, run_args(tmp_path, str(LOOP), "--drive", "opencode", "--target", "slow_loop:one_turn"), 2)
+    assert "--drive opencode: applies to process commands only, not to an in-process callable" in line
     assert not (tmp_path / "results").exists()
 
 

@@ -86,4 +86,4 @@ def test_clients_that_disconnect_mid_stream_leave_no_tasks_memory_or_sockets_in_
         assert not state.connections and not state.tasks, (len(state.connections), len(state.tasks))
         served = app.state.clock.completed
     assert served == 200  # every abandoned request really was being served
-    assert leak.outcome.summary["verdict"] == "pass"
+    assert leak.outcome.summary.verdict == "pass"

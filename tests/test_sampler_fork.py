@@ -11,7 +11,7 @@ import time
 
 import psutil
 
-from leakbench.sampler import tree_rss
+from leakbench.probes.watcher import tree_rss
 
 PARENT = """
 import os, sys, time

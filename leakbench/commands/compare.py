@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from leakbench.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
-from leakbench.errors import EXIT_LEAK, EXIT_PASS, LeakbenchError
+from leakbench.errors import EXIT_LEAK, EXIT_PASS
 from leakbench.reporters.markdown import compare_markdown
 from leakbench.units import SIZE_HELP
 
@@ -36,11 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=args.min_delta)
-    except LeakbenchError as err:
-        print(f"leakbench: {err}", file=sys.stderr)
-        return err.exit_code
+    comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=args.min_delta)
     table = compare_markdown(comparisons)
     print(table)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")

@@ -21,8 +21,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from ..config import RunConfig
+    from ..reporters import write_reports
     from ..reporters.terminal import print_summary
-    from ..runner import RunConfig, run
+    from ..results import PLOT
+    from ..run import run
     from ..scenario import load_scenario
 
     console = Console()
@@ -35,8 +38,9 @@ def main(args: argparse.Namespace) -> int:
             scenario=scenario, name=name, results=args.results, progress=True,
             command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
         ))
+        write_reports(outcome.run_dir, outcome.summary)
         print_summary(outcome.summary, outcome.run_dir, console)
-        console.print(f"plot: {outcome.run_dir / 'memory.png'}")
+        console.print(f"plot: {outcome.run_dir / PLOT}")
         seen[name] = outcome.verdict
     ok = seen == expected
     console.rule()

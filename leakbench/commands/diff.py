@@ -9,8 +9,6 @@ run the diff explains, unless ``--out`` says otherwise.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -18,10 +16,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from leakbench.allocations import load_allocations
-from leakbench.comparison import Diff, StackChange, diff_allocations
-from leakbench.errors import EXIT_LEAK, EXIT_PASS, LeakbenchError
+from leakbench.comparison import Diff, diff_allocations
+from leakbench.errors import EXIT_LEAK, EXIT_PASS, UsageError
+from leakbench.reporters.diff_rows import Markup, diff_row, totals_text
 from leakbench.reporters.html import diff_html
 from leakbench.reporters.markdown import diff_markdown
+from leakbench.results import DIFF_HTML, DIFF_MARKDOWN, SUMMARY, Summary
 from leakbench.units import SIZE_HELP, format_size
 
 from . import positive_int, size
@@ -46,23 +46,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 
 def main(args: argparse.Namespace) -> int:
-    try:
-        return _diff(args)
-    except LeakbenchError as err:
-        print(f"leakbench: {err}", file=sys.stderr)
-        return err.exit_code
-
-
-def _diff(args: argparse.Namespace) -> int:
     fail_over = args.fail_over
     base, head = load_allocations(args.base), load_allocations(args.head)
     diff = diff_allocations(base, head, key=args.by, base_label=_label(args.base), head_label=_label(args.head))
     _print(diff, args.top)
     out = args.out or (args.head if args.head.is_dir() else args.head.parent)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "diff.html").write_text(diff_html(diff))
-    (out / "diff.md").write_text(diff_markdown(diff, args.top))
-    print(f"wrote {out / 'diff.html'} and {out / 'diff.md'}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / DIFF_HTML).write_text(diff_html(diff))
+        (out / DIFF_MARKDOWN).write_text(diff_markdown(diff, args.top))
+    except OSError as err:
+        raise UsageError(f"cannot write the diff to {out}: {err.strerror}") from None
+    print(f"wrote {out / DIFF_HTML} and {out / DIFF_MARKDOWN}")
     if fail_over is not None and diff.delta > fail_over:
         print(f"left behind per iteration rose by {format_size(diff.delta)}, over --fail-over {format_size(fail_over)}")
         return EXIT_LEAK
@@ -70,39 +65,31 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _label(path: Path) -> str:
-    """The path, with the run's commit when a summary.json sits there."""
+    """The path, with the run's commit when a readable summary sits there."""
     run_dir = path if path.is_dir() else path.parent
     try:
-        commit = json.loads((run_dir / "summary.json").read_text()).get("git_commit")
-    except (OSError, ValueError, AttributeError):
+        commit = Summary.load(run_dir).git_commit if (run_dir / SUMMARY).is_file() else None
+    except UsageError:  # a label is no reason to refuse the diff
         commit = None
     return f"{path} @ {commit[:10]}" if commit else str(path)
 
 
+RICH = Markup(code=escape, text=escape, strong=lambda text: f"[bold]{text}[/]")
+
+
 def _print(diff: Diff, top: int) -> None:
     console = Console(highlight=False)
-    console.print(
-        f"left behind per iteration: {format_size(diff.base_bytes_per_iteration)} -> "
-        f"{format_size(diff.head_bytes_per_iteration)} ([bold]{format_size(diff.delta, signed=True)}[/])"
-    )
-    for title, rows, style in (("grown", diff.grown, "red"), ("shrunk", diff.shrunk, "green")):
-        if not rows:
+    console.print(f"left behind per iteration: {totals_text(diff, RICH)}")
+    for title, changes, style in (("grown", diff.grown, "red"), ("shrunk", diff.shrunk, "green")):
+        if not changes:
             console.print(f"{title}: none")
             continue
-        table = Table(title=f"{title}: {len(rows)} stacks", title_justify="left")
+        table = Table(title=f"{title}: {len(changes)} stacks", title_justify="left")
         for name in ("change/iter", "base", "head"):
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("allocated in")
         table.add_column("called from")
-        for row in rows[:top]:
-            table.add_row(f"[{style}]{format_size(row.delta, signed=True)}[/]", format_size(row.base_bytes_per_iteration),
-                          format_size(row.head_bytes_per_iteration), *_where(row))
+        for change in changes[:top]:
+            row = diff_row(change, RICH)
+            table.add_row(f"[{style}]{row.change}[/]", row.base, row.head, row.allocated_in, row.called_from)
         console.print(table)
-
-
-def _where(row: StackChange) -> tuple[str, str]:
-    if not row.frames:
-        return "?", ""
-    function, file, line = row.frames[0]
-    callers = " < ".join(fn for fn, _, _ in row.frames[1:4])
-    return escape(f"{function} {file}:{line}" if file else function), escape(callers)

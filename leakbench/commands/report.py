@@ -13,12 +13,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..reporters.plot import plot_run
+    from ..reporters import write_reports
     from ..reporters.terminal import print_summary
-    from ..results import read_summary
+    from ..results import PLOT, Summary
 
-    summary = read_summary(args.results_dir)
-    plot = plot_run(args.results_dir)
+    summary = Summary.load(args.results_dir)
+    write_reports(args.results_dir, summary)
     print_summary(summary, args.results_dir)
-    print(f"plot: {plot}")
-    return int(summary.get("exit_code") or 0)
+    print(f"plot not drawn: {summary.plot_error}" if summary.plot_error else f"plot: {args.results_dir / PLOT}")
+    return int(summary.exit_code or 0)

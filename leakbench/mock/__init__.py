@@ -1,7 +1,27 @@
-"""The mock LLM / agent server: one ASGI app, served over loopback, from a child process, or to httpx in-process."""
+"""The mock LLM / agent server: one ASGI app, served over loopback, from a child process, or to httpx in-process.
 
-from .app import StreamCut, build_app
-from .inprocess import mock_httpx
-from .server import LoopbackServer, MockProcess
+The names below are imported when first used, so ``leakbench.mock.protocol``
+(the dummy key, the registry's declarations) can be read without loading
+uvicorn, respx and the web stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import build_app
+    from .inprocess import mock_httpx
+    from .responses import StreamCut
+    from .server import LoopbackServer, MockProcess
+
+_WHERE = {"build_app": "app", "mock_httpx": "inprocess", "StreamCut": "responses", "LoopbackServer": "server", "MockProcess": "server"}
 
 __all__ = ["LoopbackServer", "MockProcess", "StreamCut", "build_app", "mock_httpx"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

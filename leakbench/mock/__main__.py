@@ -1,7 +1,8 @@
 """``python -m leakbench.mock SCENARIO [--port N] [--set KEY=JSON] [--control]``: the mock process.
 
 ``MockProcess`` starts this with ``--control``; without it, it behaves like
-``leakbench serve``.
+``leakbench serve``. It imports nothing of the CLI layer: the serving lives in
+``leakbench.mock.serve``, which ``leakbench serve`` calls too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 
 from ..errors import LeakbenchError
 from ..scenario import load_scenario
+from .serve import serve
+from .server import serve_until_parent_exits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,12 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = dict(_override(item) for item in args.set)
         scenario = load_scenario(args.scenario, **overrides)
         if args.control:
-            from .server import serve_until_parent_exits
-
             serve_until_parent_exits(scenario, args.port)
             return 0
-        from ..commands.serve import serve
-
         return serve(scenario, args.port)
     except LeakbenchError as err:
         print(f"leakbench: {err}", file=sys.stderr)

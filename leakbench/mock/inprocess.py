@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import respx
 
-from .app import StreamCut
+from .responses import StreamCut
 
 _QUEUE = 16
 _END = None

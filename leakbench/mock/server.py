@@ -30,7 +30,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import UsageError
 from ..scenario import Scenario
-from .app import OnBoundary, StreamCut
+from .clock import OnBoundary
+from .responses import StreamCut
 
 HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0

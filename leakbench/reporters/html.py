@@ -10,7 +10,8 @@ from __future__ import annotations
 from html import escape
 
 from leakbench.comparison import Diff, StackChange
-from leakbench.units import format_size
+
+from .diff_rows import Markup, diff_row, frame_text, totals_text
 
 TOP = 50
 
@@ -36,8 +37,7 @@ def diff_html(diff: Diff, top: int = TOP) -> str:
         "<!DOCTYPE html>\n"
         f'<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title><style>{_STYLE}</style></head>\n'
         f"<body><h1>{escape(title)}</h1>\n"
-        f"<p>Left behind per iteration: {format_size(diff.base_bytes_per_iteration)} &rarr; "
-        f"{format_size(diff.head_bytes_per_iteration)} (<strong>{format_size(diff.delta, signed=True)}</strong>). "
+        f"<p>Left behind per iteration: {totals_text(diff, HTML)}. "
         f"Stacks matched by {matched}; sizes are bytes still allocated at the end of the capture, per iteration.</p>\n"
         f"{sections}</body></html>\n"
     )
@@ -54,17 +54,14 @@ def _section(title: str, rows: list[StackChange], top: int, css: str) -> str:
     )
 
 
-def _row(row: StackChange, css: str) -> str:
-    frames = [_frame(frame) for frame in row.frames] or ["?"]
-    stack = frames[0] if len(frames) == 1 else f"<details><summary>{frames[0]}</summary><ol>{''.join(f'<li>{f}</li>' for f in frames[1:])}</ol></details>"
+def _row(change: StackChange, css: str) -> str:
+    row = diff_row(change, HTML)
+    callers = [frame_text(frame, HTML) for frame in change.frames[1:]]
+    stack = f"<details><summary>{row.allocated_in}</summary><ol>{''.join(f'<li>{f}</li>' for f in callers)}</ol></details>" if callers else row.allocated_in
     return (
-        f'<tr><td class="n {css}">{format_size(row.delta, signed=True)}</td>'
-        f'<td class="n">{format_size(row.base_bytes_per_iteration)}</td>'
-        f'<td class="n">{format_size(row.head_bytes_per_iteration)}</td><td>{stack}</td></tr>\n'
+        f'<tr><td class="n {css}">{row.change}</td><td class="n">{row.base}</td>'
+        f'<td class="n">{row.head}</td><td>{stack}</td></tr>\n'
     )
 
 
-def _frame(frame: tuple[str, str, int]) -> str:
-    function, file, line = frame
-    where = f" {escape(file)}:{line}" if file else ""
-    return f"<code>{escape(function)}</code>{where}"
+HTML = Markup(code=lambda text: f"<code>{escape(text)}</code>", text=escape, strong=lambda text: f"<strong>{text}</strong>", arrow="&rarr;")

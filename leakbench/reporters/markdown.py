@@ -10,9 +10,10 @@ from __future__ import annotations
 from leakbench.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
 from leakbench.units import format_size
 
+from .diff_rows import Markup, diff_row, totals_text
+
 TOP = 10
 MAX_UNCHANGED = 50
-CALLERS = 3
 
 
 def diff_markdown(diff: Diff, top: int = TOP) -> str:
@@ -20,9 +21,7 @@ def diff_markdown(diff: Diff, top: int = TOP) -> str:
     lines = [
         f"### leakbench diff: {_cell(diff.base_label)} -> {_cell(diff.head_label)}",
         "",
-        f"Left behind per iteration: {format_size(diff.base_bytes_per_iteration)} -> "
-        f"{format_size(diff.head_bytes_per_iteration)} (**{format_size(diff.delta, signed=True)}**); "
-        f"stacks matched by {matched}.",
+        f"Left behind per iteration: {totals_text(diff, MARKDOWN)}; stacks matched by {matched}.",
     ]
     for title, rows in (("Grown", diff.grown), ("Shrunk", diff.shrunk)):
         lines += ["", f"**{title}** ({len(rows)} stacks{f', top {top}' if len(rows) > top else ''})", ""]
@@ -60,23 +59,9 @@ def compare_markdown(comparisons: list[Comparison]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _stack_row(row: StackChange) -> str:
-    return (
-        f"| {format_size(row.delta, signed=True)} | {format_size(row.base_bytes_per_iteration)} | "
-        f"{format_size(row.head_bytes_per_iteration)} | {frame_text(row.frames[0]) if row.frames else '?'} | "
-        f"{callers_text(row.frames)} |"
-    )
-
-
-def frame_text(frame: tuple[str, str, int] | list) -> str:
-    function, file, line = frame
-    return f"`{_code(function)}` {_cell(file)}:{line}" if file else f"`{_code(function)}`"
-
-
-def callers_text(frames: tuple | list, limit: int = CALLERS) -> str:
-    callers = [f"`{_code(fn)}`" for fn, _, _ in frames[1 : 1 + limit]]
-    more = " ..." if len(frames) > 1 + limit else ""
-    return " < ".join(callers) + more if callers else ""
+def _stack_row(change: StackChange) -> str:
+    row = diff_row(change, MARKDOWN)
+    return f"| {row.change} | {row.base} | {row.head} | {row.allocated_in} | {row.called_from} |"
 
 
 def _growth(side: RunFigures | None) -> str:
@@ -103,9 +88,18 @@ def _verdicts(c: Comparison) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text outside code spans: GitHub would take <module> for an HTML tag."""
-    return str(text).replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """Text outside code spans: GitHub would take <module> for an HTML tag.
+
+    Only ``<`` opens a tag; ``>`` stays, so ``pass -> leak`` reads the same
+    in a terminal as on GitHub.
+    """
+    return str(text).replace("|", "\\|").replace("<", "&lt;").replace("\n", " ")
 
 
 def _code(text: str) -> str:
-    return str(text).replace("`", "'").replace("|", "\\|")
+    """A code span: a backtick inside would end it, a pipe would end the cell."""
+    inner = str(text).replace("`", "'").replace("|", "\\|")
+    return f"`{inner}`"
+
+
+MARKDOWN = Markup(code=_code, text=_cell, strong=lambda text: f"**{text}**")

@@ -12,7 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from ..units import format_size
+from ..results import Summary
+from .summary_text import SummaryText
 
 STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "interrupted": "bold magenta"}
 
@@ -60,52 +61,15 @@ class RunProgress:
             self._progress.update(self._task, completed=completed, refresh=not self._progress.live.auto_refresh)
 
 
-def verdict_line(summary: dict[str, Any]) -> str:
-    verdict = summary.get("verdict", "?").upper()
-    rule = f" [{summary['rule']}]" if summary.get("rule") else ""
-    return f"{verdict}{rule}: {summary.get('reason', '')}"
-
-
-def print_summary(summary: dict[str, Any], run_dir: Any, console: Console | None = None) -> None:
+def print_summary(summary: Summary, run_dir: Any, console: Console | None = None) -> None:
     console = console or Console()
-    verdict = summary.get("verdict", "?")
+    text = SummaryText(summary)
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="dim", no_wrap=True)
     table.add_column(overflow="fold")  # a results path is copied from CI logs: never cut it
-    slope = summary.get("growth_per_iteration")
-    low, high = summary.get("growth_per_iteration_low"), summary.get("growth_per_iteration_high")
-    rows = [
-        ("scenario", f"{summary.get('scenario', {}).get('name')} ({str(summary.get('scenario', {}).get('hash', ''))[:12]})"),
-        ("iterations", f"{summary.get('iterations_done')} of {summary.get('iterations')} (warm-up {summary.get('warmup')})"),
-        ("growth/iteration", f"{format_size(slope, signed=True)}/it" + (f"  (95% CI {format_size(low)} to {format_size(high)})" if low is not None else "")),
-        ("threshold", f"{format_size(summary.get('per_iteration'))}/it"),
-        ("total growth", format_size(summary.get("total_growth"), signed=True)),
-        ("peak over baseline", f"{format_size(summary.get('peak_over_baseline'), signed=True)} (budget {format_size(summary.get('budget'))})"),
-        ("metric", str(summary.get("metric"))),
-        ("results", str(run_dir)),
-    ]
-    for k, v in rows:
-        table.add_row(k, v)
-    console.print(f"[{STYLE.get(verdict, 'bold')}]{escape(verdict_line(summary))}[/]", highlight=False)
+    for name, value in text.rows(run_dir):
+        table.add_row(name, escape(value))  # a pytest id's [param] is not markup
+    console.print(f"[{STYLE.get(text.summary.verdict, 'bold')}]{escape(text.verdict_line())}[/]", highlight=False)
     console.print(table)
-    for line in memray_lines(summary):
+    for line in text.details():
         console.print(line, highlight=False, markup=False, soft_wrap=True)
-    if summary.get("attribution"):
-        console.print(summary["attribution"], highlight=False, markup=False, soft_wrap=True)
-
-
-def memray_lines(summary: dict[str, Any]) -> list[str]:
-    """What the capture says, beside the RSS numbers: the top stacks and any disagreement."""
-    m = summary.get("memray")
-    if not m:
-        return []
-    lines = [
-        f"memray ({m.get('window')}, allocator {m.get('python_allocator')}): "
-        f"{format_size(m.get('leaked_bytes_per_iteration'))}/iteration still allocated, "
-        f"RSS {format_size(m.get('rss_growth_per_iteration'), signed=True)}/iteration; "
-        f"flamegraph {m.get('flamegraph') or '-'}, {m.get('allocations')}"
-    ]
-    for top in m.get("top", [])[:5]:
-        lines.append(f"  {format_size(top['bytes_per_iteration'])}/iteration  {top['function']}  {top['file']}:{top['line']}")
-    lines += [f"  warning: {w}" for w in m.get("warnings", [])]
-    return lines

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 
-import leakbench.reporters.plot
-from leakbench.runner import RunConfig, run
+from leakbench.config import RunConfig
+from leakbench.run import run
 from leakbench.scenario import load_scenario
 
 HERE = Path(__file__).parent
@@ -36,8 +36,6 @@ PLAN = ["clean"] * 30 + ["crash"] * 16 + ["exit-early"] * 16 + ["guard"] * 15 + 
 
 def main() -> int:
     tag, results, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
-    # A second of matplotlib per run is not what this measures.
-    leakbench.reporters.plot.plot_run = lambda path: None
     plan = (PLAN * (n // len(PLAN) + 1))[:n]
     plan.sort(key=lambda kind: kind == "hangs-ignoring-term")  # what matters most runs first
     me = psutil.Process()
@@ -57,7 +55,7 @@ def main() -> int:
         )
         outcome = run(config)
         s = outcome.summary
-        outcomes.setdefault(kind, []).append(f"{s['verdict']}/{s.get('rule')}")
+        outcomes.setdefault(kind, []).append(f"{s.verdict}/{s.rule}")
         if index in (9, n - 1):  # the harness's own fds and threads after a few runs and at the end
             own[index] = {"fds": me.num_fds(), "threads": threading.active_count(), "children": len(me.children(recursive=True))}
     print(json.dumps({"outcomes": outcomes, "own": own}))

@@ -26,9 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import payloads
-from ..scenario import Scenario
-from .app import Clock, Pieces, StreamCut, fill, frame, render, retry_headers, sse
+from ... import payloads
+from ..protocol import IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
+from ..render import Pieces, fill, frame, render
+from ..responses import StreamCut, sse
 
 _TOKENS = {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}}
 _MODEL = {"providerID": "leakbench", "modelID": "leakbench"}
@@ -72,9 +73,11 @@ class _Session:
 
 
 class _Server:
-    def __init__(self, scenario: Scenario, clock: Clock) -> None:
-        self.scenario = scenario
-        self.clock = clock
+    def __init__(self, mock: Mock) -> None:
+        self.mock = mock
+        self.scenario = mock.scenario
+        self.clock = mock.clock
+        self.faults = mock.faults
         self.sessions: dict[str, _Session] = {}
         self.subscribers: set[asyncio.Queue[_Event]] = set()
         self.tasks: set[asyncio.Task[None]] = set()
@@ -165,9 +168,9 @@ class _Server:
         await self.publish(_data({"type": "message.updated", "properties": {"info": user}}))
         await self.publish(_data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}}))
         await self.publish(_data({"type": "message.updated", "properties": {"info": assistant}}))
-        if self.clock.malformed(session.unit):
+        if self.faults.malformed(session.unit):
             await self.publish(_Event([b'data: {"type":"message.part.updated","properties":{"part":{"id":"\n\n']))
-        cut = self.clock.cut(session.unit)
+        cut = self.faults.cut(session.unit)
         for k in range(tool_calls):
             for _ in range(scenario.serve.events - 1):
                 await self._drip()
@@ -240,20 +243,11 @@ class _Server:
     async def status(self, request: Request) -> Response:
         return JSONResponse({sid: {"type": "busy"} for sid, s in self.sessions.items() if s.busy})
 
-    def _refusal(self, session: _Session) -> Response | None:
-        faults = self.scenario.faults
-        for kind, every, status in (("rate_limit", faults.rate_limit_every, 429), ("server_error", faults.server_error_every, 500)):
-            if every and session.unit % every == 0 and session.unit <= self.scenario.iterations and kind not in session.refused:
-                session.refused.add(kind)
-                data = {"message": f"leakbench scenario {self.scenario.name!r}: injected {kind}", "statusCode": status, "isRetryable": True}
-                return JSONResponse({"name": "APIError", "data": data}, status_code=status, headers=retry_headers(self.scenario))
-        return None
-
     async def _prompt_target(self, request: Request) -> tuple[_Session, dict[str, Any]] | Response:
         found = self._find(request)
         if isinstance(found, Response):
             return found
-        refusal = self._refusal(found)
+        refusal = self.mock.refusal(found.unit, found.refused)
         if refusal:
             return refusal
         try:
@@ -332,8 +326,8 @@ class _Server:
         return JSONResponse({"healthy": True, "version": "leakbench"})
 
 
-def routes(scenario: Scenario, clock: Clock) -> list[Route]:
-    server = _Server(scenario, clock)
+def routes(mock: Mock) -> list[Route]:
+    server = _Server(mock)
     return [
         Route("/global/health", server.health, methods=["GET"]),
         Route("/event", server.events, methods=["GET"]),
@@ -346,3 +340,17 @@ def routes(scenario: Scenario, clock: Clock) -> list[Route]:
         Route("/session/{id}/message", server.messages, methods=["GET"]),
         Route("/session/{id}/prompt_async", server.prompt_async, methods=["POST"]),
     ]
+
+
+def refusal_body(kind: str, message: str, status: int) -> dict[str, Any]:
+    return {"name": "APIError", "data": {"message": message, "statusCode": status, "isRetryable": True}}
+
+
+PROTOCOL = Protocol(
+    name="opencode",
+    routes=routes,
+    refusal_body=refusal_body,
+    capabilities=frozenset({TOOL_CALLS, SESSIONS, STREAMING, IDLE_EVENTS}),
+    instead={TURN_TOOL_CALLS: "for tool calls per prompt write sessions.tool_calls = N"},
+    hint="# @opencode-ai/sdk: createOpencodeClient({{ baseUrl: {url!r} }})",
+)

@@ -1,7 +1,5 @@
-"""Measuring a target at iteration boundaries, and watching its peak in between.
+"""Watching memory between boundaries: the peak a boundary sample would miss, and the guard.
 
-Boundary samples are what the verdict is fitted on, so they are taken at the
-same point of every iteration (while the target waits for the mock's answer).
 A spike inside one iteration would fall between two boundaries, so a thread
 polls the resident size every 50 ms, keeps only the highest value since the
 last boundary, and pulls the plug when the target passes the RSS limit.
@@ -9,27 +7,21 @@ last boundary, and pulls the plug when the target passes the RSS limit.
 
 from __future__ import annotations
 
-import gc
 import os
-import sys
 import threading
 import time
-import tracemalloc
 from array import array
 from typing import Callable
 
 import psutil
 
-from .errors import EXIT_LEAK
+from ..errors import EXIT_LEAK
 
 POLL_SECONDS = 0.05
 # Near the limit the watcher polls faster: a target allocating 1 GB/s moves
 # 50 MB between two normal polls.
 FAST_POLL_SECONDS = 0.005
 FAST_POLL_FRACTION = 0.7
-
-PROCESS_FIELDS = ("rss", "rss_tree", "uss", "children", "fds", "threads", "peak_tree")
-INPROCESS_FIELDS = ("rss", "blocks", "gc_objects", "traced", "fds", "threads", "peak")
 
 
 def default_rss_limit() -> int:
@@ -61,63 +53,6 @@ def tree_rss(procs: list[psutil.Process]) -> int:
         except psutil.Error:
             pass
     return total
-
-
-class ProcessSampler:
-    """psutil readings of a target process and everything below it."""
-
-    def __init__(self, pid: int, tree: Callable[[], list[psutil.Process]], uss_every: int = 10):
-        self.proc = psutil.Process(pid)
-        self.tree = tree
-        self.uss_every = max(1, uss_every)
-
-    def sample(self, i: int) -> dict[str, int | None]:
-        procs = self.tree() or [self.proc]
-        try:
-            with self.proc.oneshot():
-                rss = self.proc.memory_info().rss
-                fds = self.proc.num_fds()
-                threads = self.proc.num_threads()
-            uss = self.proc.memory_full_info().uss if i % self.uss_every == 0 else None
-        except psutil.Error:
-            return {}
-        return {
-            "rss": rss,
-            "rss_tree": tree_rss(procs),
-            "uss": uss,
-            "children": len(procs) - 1,
-            "fds": fds,
-            "threads": threads,
-        }
-
-
-class InProcessSampler:
-    """Readings of this very process, after collecting garbage, as CPython's refleak hunter does.
-
-    Young garbage is collected first, so that blocks and object counts move
-    only for memory that is still reachable: what a leak is. Not a full
-    collection: it empties the interpreter's free lists and runs finalizers,
-    and the counts then move by a block or two from one sample to the next,
-    which breaks the every-iteration rule both ways. Objects are counted only
-    at the boundaries the counter rule reads (``exact``): a count walks the
-    whole heap, tens of milliseconds for a few hundred thousand objects.
-    """
-
-    def __init__(self) -> None:
-        self.proc = psutil.Process()
-
-    def sample(self, i: int, exact: bool = False) -> dict[str, int | None]:
-        gc.collect(1)
-        blocks = sys.getallocatedblocks()
-        objects = len(gc.get_objects()) if exact else None
-        return {
-            "rss": self.proc.memory_info().rss,
-            "blocks": blocks,
-            "gc_objects": objects,
-            "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
-            "fds": self.proc.num_fds(),
-            "threads": threading.active_count(),
-        }
 
 
 class PeakWatcher(threading.Thread):

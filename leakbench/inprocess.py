@@ -1,0 +1,94 @@
+"""An in-process target's run: ``--target package.module:function`` called once per iteration.
+
+The callable shares this process with the harness, so it is measured by the
+in-process probe, with the mock served to it in one of three ways (see
+``mock_for``). Its own exceptions end the run as a target error (exit 3)
+with everything measured so far kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from typing import Any, Callable, Iterator
+
+from .config import RunConfig
+from .errors import UsageError
+from .probes.inprocess import InProcessProbe
+from .probes.watcher import GuardTripped
+from .run import Outcome, Run, scenario_workspace
+from .signals import Interrupted, Signals
+from .target import Context, is_async, resolve_callable
+
+INPROCESS_URL = "http://127.0.0.1:9"  # respx answers before any socket is opened
+Quiet = Callable[[], AbstractContextManager[None]]
+
+
+def probe_for(config: RunConfig, quiet: Quiet = nullcontext) -> InProcessProbe:
+    return InProcessProbe(quiet, tracemalloc=config.tracemalloc, memray=config.memray, memray_native=config.memray_native)
+
+
+def run_callable(config: RunConfig, signals: Signals) -> Outcome:
+    fn = resolve_callable(config.target) if isinstance(config.target, str) else config.target
+    name = config.target if isinstance(config.target, str) else getattr(fn, "__qualname__", repr(fn))
+    asynchronous = is_async(fn)
+    with scenario_workspace(config.scenario) as workspace, mock_for(config, asynchronous) as (url, client, quiet):
+        run = Run(config, probe_for(config, quiet), {"kind": "inprocess", "callable": name, "mock": config.mock})
+        ctx = Context(url=url, workspace=workspace, scenario=config.scenario, client=client)
+
+        async def loop_async() -> None:
+            async with client:  # closed inside its own event loop
+                for i in run.steps():
+                    ctx.iteration = i
+                    await fn(ctx)
+
+        def loop() -> None:
+            for i in run.steps():
+                ctx.iteration = i
+                fn(ctx)
+
+        with run:
+            try:
+                with signals.armed():
+                    asyncio.run(loop_async()) if asynchronous else loop()
+            except GuardTripped:
+                return run.finish()
+            except KeyboardInterrupt as why:
+                name = str(why) if isinstance(why, Interrupted) else "KeyboardInterrupt"
+                with signals.shielded():
+                    return run.finish("interrupted", f"interrupted by {name} after {max(0, run.recorder.last_iteration)} iterations")
+            except Exception as err:  # the target's own failure: exit 3 with what was measured
+                reason = f"target raised {type(err).__name__}: {err} at iteration {ctx.iteration}"
+                return run.finish("error", reason, target_error=reason)
+            return run.finish()
+
+
+@contextmanager
+def mock_for(config: RunConfig, asynchronous: bool) -> Iterator[tuple[str, Any, Quiet]]:
+    """The mock for an in-process target, an httpx client pointed at it, and how to hold the mock still.
+
+    respx (default) answers httpx in this process with no socket; ``loopback``
+    serves it from a thread over a real socket (for non-httpx clients);
+    ``process`` serves it from a separate process so its allocations are not
+    counted as the target's.
+    """
+    import httpx
+
+    from .mock import LoopbackServer, MockProcess, build_app, mock_httpx
+
+    with ExitStack() as stack:
+        quiet: Quiet = nullcontext
+        if config.mock == "respx":
+            url = INPROCESS_URL
+            quiet = stack.enter_context(mock_httpx(build_app(config.scenario), url)).quiet
+        elif config.mock == "loopback":
+            url = stack.enter_context(LoopbackServer(build_app(config.scenario))).url
+        elif config.mock == "process":
+            url = stack.enter_context(MockProcess(config.scenario)).url  # overrides (--iterations) travel too
+        else:
+            raise UsageError(f"--mock {config.mock!r}: expected respx, loopback or process")
+        client_cls = httpx.AsyncClient if asynchronous else httpx.Client
+        client = client_cls(base_url=url, timeout=60)
+        if not asynchronous:  # an async client is closed inside the caller's event loop
+            stack.callback(client.close)
+        yield url, client, quiet

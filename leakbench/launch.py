@@ -1,0 +1,122 @@
+"""A process target's run: the mock up, the launch planned, the target started, watched and stopped.
+
+The pacer, the probe and memray each shape the launch (``LaunchPlan``); the
+target runs in its own session and process group, and leakbench is a child
+subreaper meanwhile, so nothing it started outlives the run. The target is
+stopped before the verdict is written.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import ExitStack
+
+from .config import RunConfig
+from .errors import LeakbenchError, TargetError
+from .mock import LoopbackServer, build_app
+from .pacers import Pacer, pacer_for
+from .probes.base import LaunchPlan
+from .probes.process import ProcessProbe
+from .redact import KeyCollector, command_secrets, env_secrets
+from .results import TARGET_LOG
+from .run import Outcome, Run, scenario_workspace
+from .signals import Interrupted, Signals
+from .target import DUMMY_KEY, ProcessTarget, subreaper, target_env
+from .windows import MemrayProcess
+
+# A target that exits on its own after the final answer gets this long before SIGTERM.
+EXIT_GRACE = 2.0
+
+
+def run_process(config: RunConfig, signals: Signals) -> Outcome:
+    probe = ProcessProbe()
+    pacer = pacer_for(config)
+    run = Run(config, probe, {"kind": "process", "command": config.command}, secrets=env_secrets() | command_secrets(config.command))
+    capture = MemrayProcess(run.run_dir.path, config.memray_native) if config.memray else None
+    if capture:
+        run.watch(capture)
+    status = reason = None
+    try:
+        with ExitStack() as stack:
+            try:
+                with signals.armed():
+                    _launch_and_wait(run, probe, pacer, capture, stack, signals)
+            except Interrupted as why:
+                status, reason = "interrupted", f"interrupted by {why} after {max(0, run.recorder.last_iteration)} iterations"
+            except TargetError as err:
+                status, reason = "error", str(err)
+    except LeakbenchError as err:  # the user's to fix (bad command, mock cannot start): recorded, then one line
+        with signals.shielded():
+            run.finish("error", str(err), exit_code=err.exit_code)
+        raise
+    # The stack has unwound: the target is stopped before the verdict and results are written.
+    with signals.shielded():
+        return run.finish(status, reason, target_error=reason if status == "error" else None)
+
+
+def _launch_and_wait(run: Run, probe: ProcessProbe, pacer: Pacer, capture: MemrayProcess | None, stack: ExitStack, signals: Signals) -> None:
+    config = run.config
+    workspace = stack.enter_context(scenario_workspace(config.scenario))
+    keys = KeyCollector(build_app(config.scenario, on_boundary=pacer.mock_boundary(run)), ignore={DUMMY_KEY})
+    stack.callback(lambda: run.secrets.update(keys.seen))  # keys the target sent the mock are redacted too
+    server = stack.enter_context(LoopbackServer(keys))
+    run.summary.url = server.url
+    plan = LaunchPlan(list(config.command), dict(config.env))
+    for part in (capture, pacer, probe):
+        if part is not None:
+            part.prepare(plan)
+    env = target_env(server.url, workspace, config.scenario.iterations, plan.env)
+    stack.enter_context(subreaper())
+    with signals.shielded():  # a started target is always registered for cleanup
+        target = ProcessTarget(plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds)
+        stack.callback(_stop, run, probe, target)
+    for started in plan.started:
+        started()
+    probe.attach(target.pid, target.tree, target.kill)
+    run.start()
+    stack.callback(pacer.close)
+    pacer.start(run, lambda: target.poll() is None)
+    _wait(run, target)
+
+
+def _wait(run: Run, target: ProcessTarget) -> None:
+    """Until the scenario is done, the guard fires, the budget is spent, or the target fails."""
+    iterations, timeout, recorder = run.iterations, run.config.timeout, run.recorder
+    log = run.run_dir.path / TARGET_LOG
+    while not run.done.wait(0.1):
+        code = target.poll()
+        if code is not None:
+            run.done.wait(0.3)  # the last boundary may still be on its way
+            if run.done.is_set():
+                break
+            last = recorder.last_iteration
+            if code == 0 and last >= iterations - 1:
+                return  # ran its N units and stopped on its own
+            if last < 0:
+                what = died(code) if code < 0 else f"exited with code {code}"
+                raise TargetError(f"target {what} before its first request to the mock (see {log})")
+            what = "exited early with code 0" if code == 0 else died(code)
+            raise TargetError(f"target {what} at iteration {last + 1} of {iterations} (see {log})")
+        if time.monotonic() - recorder.last_sample_at > timeout:
+            if recorder.last_iteration < 0:
+                raise TargetError(f"target never connected to the mock at {run.summary.url} within {timeout:g} s (does it read LEAKBENCH_URL / OPENAI_BASE_URL?)")
+            raise TargetError(f"target hung: no request for {timeout:g} s after iteration {recorder.last_iteration}")
+    if run.failure is not None:
+        raise run.failure
+
+
+def _stop(run: Run, probe: ProcessProbe, target: ProcessTarget) -> None:
+    probe.stop()
+    graceful = run.done.is_set() and run.guard_rss is None and run.failure is None
+    run.summary.target_exit_code = target.stop(probe.descendants, wait_first=EXIT_GRACE if graceful else 0.0)
+
+
+def died(code: int) -> str:
+    """``crashed with code 7``, or ``was killed by SIGSEGV`` for a negative Popen code."""
+    if code >= 0:
+        return f"crashed with code {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"

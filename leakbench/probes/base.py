@@ -1,0 +1,74 @@
+"""The probe seam: how a target kind is measured.
+
+A probe declares what it records (its ``spec``), may add to the target's
+launch (an environment variable, an argument, an inherited fd), and measures
+at each boundary and between boundaries. The run never asks what kind of
+target it has: it asks the probe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol
+
+from .spec import ProbeSpec
+
+Sample = dict[str, Any]
+GuardHandler = Callable[[int], None]
+
+
+@dataclass
+class LaunchPlan:
+    """A process target's launch, as every part that needs a say has shaped it.
+
+    The scenario's pacer (a tick pipe, a driven server's port), the probe
+    (a runtime's inspector switch) and memray (a wrapped command) each amend
+    the plan before the process starts; ``started`` callbacks run once it has
+    (to close a pipe's write end, say).
+    """
+
+    command: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    pass_fds: list[int] = field(default_factory=list)
+    started: list[Callable[[], None]] = field(default_factory=list)
+
+    def substitute(self, placeholder: str, value: str) -> None:
+        self.command = [arg.replace(placeholder, value) for arg in self.command]
+
+
+class Window(Protocol):
+    """Something that watches the measured window: opened after the warm-up, closed at the end."""
+
+    def open(self) -> None: ...
+
+    def close(self, verdict: Any, iterations: int) -> dict[str, Any]:
+        """Summary fields to add (``attribution``, ``memray``, ...)."""
+
+
+class Probe:
+    spec: ClassVar[ProbeSpec]
+
+    def prepare(self, plan: LaunchPlan) -> None:
+        """Amend a process target's launch; in-process probes have none."""
+
+    def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
+        """Start watching the peak and enforcing ``limit``: ``on_guard(rss)`` once it is passed.
+
+        ``on_hard_limit(rss)`` is for a probe that cannot stop its target
+        (in-process): the last word before the process ends itself.
+        """
+
+    def sample(self, i: int, exact: bool) -> Sample | None:
+        """A boundary sample; None if the target cannot be read (gone). ``exact``: count objects too."""
+        raise NotImplementedError
+
+    def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
+        """What attributes a failure over the measured window (nothing by default)."""
+        return []
+
+    def guard_reason(self, rss: int, limit: int, iteration: int) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the watcher; safe to call more than once."""

@@ -1,0 +1,101 @@
+"""This very process, read from inside: the pytest loop and ``--target`` callables."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import threading
+import tracemalloc
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import psutil
+
+from .base import GuardHandler, Probe, Sample, Window
+from .spec import ProbeSpec
+from .watcher import GuardTripped, SelfWatcher, raise_in_thread
+
+Quiet = Callable[[], AbstractContextManager[None]]
+
+
+class InProcessProbe(Probe):
+    """Readings after collecting young garbage, as CPython's refleak hunter does.
+
+    Young garbage is collected first, so that blocks and object counts move
+    only for memory that is still reachable: what a leak is. Not a full
+    collection: it empties the interpreter's free lists and runs finalizers,
+    and the counts then move by a block or two from one sample to the next,
+    which breaks the every-iteration rule both ways. Objects are counted only
+    at the boundaries the counter rule reads (``exact``): a count walks the
+    whole heap, tens of milliseconds for a few hundred thousand objects.
+
+    The guard cannot kill this process's target without killing the harness:
+    it raises ``GuardTripped`` in the measured thread, and past a hard limit
+    ends the process (see ``SelfWatcher``).
+    """
+
+    # ``blocks`` is recorded but judged only on request: bounded caches of the
+    # interpreter and of libraries (httpx's URL parsing, pydantic's generic types
+    # under the anthropic SDK) fill by one to seven blocks per iteration for 200 to
+    # 1200 iterations, which the every-iteration rule cannot tell from a leak.
+    spec = ProbeSpec(
+        kind="inprocess",
+        fields=("rss", "blocks", "gc_objects", "traced", "fds", "threads", "peak"),
+        metrics=("rss", "blocks", "traced"),
+        counters=("gc_objects", "fds", "threads"),
+        on_request=("blocks",),
+        peak_field="peak",
+    )
+
+    def __init__(self, quiet: Quiet = nullcontext, tracemalloc: bool = True, memray: bool = False, memray_native: bool = False):
+        self.quiet = quiet  # an in-process mock, held still while objects are counted
+        self.tracemalloc = tracemalloc
+        self.memray = memray
+        self.memray_native = memray_native
+        self.proc = psutil.Process()
+        self.thread_id = threading.get_ident()
+        self.watcher: SelfWatcher | None = None
+
+    def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
+        def guard(rss: int) -> None:
+            on_guard(rss)
+            raise_in_thread(self.thread_id, GuardTripped)
+
+        self.watcher = SelfWatcher(limit, guard, on_hard_limit)
+        self.watcher.start()
+
+    def sample(self, i: int, exact: bool = False) -> Sample:
+        busy = self.watcher.busy if self.watcher else nullcontext()
+        with busy, self.quiet() if exact else nullcontext():
+            gc.collect(1)
+            blocks = sys.getallocatedblocks()
+            objects = len(gc.get_objects()) if exact else None
+            sample = {
+                "rss": self.proc.memory_info().rss,
+                "blocks": blocks,
+                "gc_objects": objects,
+                "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
+                "fds": self.proc.num_fds(),
+                "threads": threading.active_count(),
+            }
+        sample["peak"] = (self.watcher.take_peak() if self.watcher else 0) or None
+        return sample
+
+    def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
+        """Attribution and memray cover the measured window only: what iterations left behind."""
+        found: list[Window] = []
+        from ..windows import AttributionWindow, MemrayInProcess
+
+        if self.tracemalloc:
+            found.append(AttributionWindow(exclude=[*exclude, self, self.watcher]))
+        if self.memray:
+            found.append(MemrayInProcess(results, native=self.memray_native))
+        return found
+
+    def guard_reason(self, rss: int, limit: int, iteration: int) -> str:
+        return f"guard: process reached {rss / 2**20:.0f} MiB, over the {limit / 2**20:.0f} MiB RSS limit, at iteration {iteration}"
+
+    def stop(self) -> None:
+        if self.watcher:
+            self.watcher.stop()

@@ -1,0 +1,78 @@
+"""Any process, in any language, read from outside with psutil: RSS of the tree, fds, children, threads."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import psutil
+
+from .base import GuardHandler, Probe, Sample
+from .spec import ProbeSpec
+from .watcher import PeakWatcher, tree_rss
+
+Tree = Callable[[], list[psutil.Process]]
+
+
+class ProcessProbe(Probe):
+    spec = ProbeSpec(
+        kind="process",
+        fields=("rss", "rss_tree", "uss", "children", "fds", "threads", "peak_tree"),
+        metrics=("rss_tree", "rss", "uss"),
+        counters=("fds", "children", "threads"),
+        peak_field="peak_tree",
+    )
+    USS_EVERY = 10  # a USS read walks every mapping: tens of ms for a big target
+
+    def __init__(self) -> None:
+        self.proc: psutil.Process | None = None
+        self.tree: Tree = list
+        self.kill: Callable[[list[psutil.Process]], None] = lambda procs: None
+        self.watcher: PeakWatcher | None = None
+
+    def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None]) -> None:
+        """The target is running: from now on it can be read, and killed by the guard."""
+        self.proc = psutil.Process(pid)
+        self.tree = tree
+        self.kill = kill
+
+    def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
+        def guard(rss: int) -> None:
+            self.kill(self.descendants)  # at once: a runaway target never takes the host down
+            on_guard(rss)
+
+        self.watcher = PeakWatcher(self.tree, limit, guard)
+        self.watcher.start()
+
+    @property
+    def descendants(self) -> list[psutil.Process]:
+        """Every descendant the watcher has seen: ``setsid`` escapees are still killed at the end."""
+        return self.watcher.descendants if self.watcher else []
+
+    def sample(self, i: int, exact: bool = False) -> Sample | None:
+        if self.proc is None:
+            return None
+        procs = self.tree() or [self.proc]
+        try:
+            with self.proc.oneshot():
+                rss = self.proc.memory_info().rss
+                fds = self.proc.num_fds()
+                threads = self.proc.num_threads()
+            uss = self.proc.memory_full_info().uss if i % self.USS_EVERY == 0 else None
+        except psutil.Error:
+            return None
+        return {
+            "rss": rss,
+            "rss_tree": tree_rss(procs),
+            "uss": uss,
+            "children": len(procs) - 1,
+            "fds": fds,
+            "threads": threads,
+            "peak_tree": (self.watcher.take_peak() if self.watcher else 0) or None,
+        }
+
+    def guard_reason(self, rss: int, limit: int, iteration: int) -> str:
+        return f"guard: target tree reached {rss / 2**20:.0f} MiB, over the {limit / 2**20:.0f} MiB RSS limit, and was killed at iteration {iteration}"
+
+    def stop(self) -> None:
+        if self.watcher:
+            self.watcher.stop()

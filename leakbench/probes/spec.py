@@ -1,0 +1,43 @@
+"""What a probe declares: the contract between measuring and judging.
+
+A run records the declaration in its summary, so the verdict, the plot and
+every reader of a results directory know which fields a sample has, which
+one the slope and peak rules judged and which counters were exact, without a
+table of target kinds of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    kind: str
+    """``process``, ``inprocess``, ...: the name the summary and errors use."""
+    fields: tuple[str, ...]
+    """Every field a boundary sample may carry (None where not read that time)."""
+    metrics: tuple[str, ...]
+    """Fields the slope and peak rules may judge; the first is the default."""
+    counters: tuple[str, ...]
+    """Exact counters judged by the every-iteration rule by default."""
+    on_request: tuple[str, ...] = ()
+    """Exact counters recorded but judged only when asked for."""
+    peak_field: str | None = None
+    """The watcher's peak between boundaries; it bounds ``metrics[0]`` only."""
+
+    @property
+    def known_counters(self) -> tuple[str, ...]:
+        return (*self.counters, *self.on_request)
+
+    def peak_for(self, metric: str) -> str | None:
+        """The peak field that bounds ``metric``, if the watcher measures that metric."""
+        return self.peak_field if metric == self.metrics[0] else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProbeSpec":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

@@ -1,0 +1,252 @@
+"""One run: what every target kind shares between its first sample and its verdict.
+
+A ``Run`` owns the results directory, the recorder, the summary, the progress
+bar and the guard's outcome; it takes a sample from its probe at each
+boundary, whoever marks it (the mock, a tick pipe, a timer, a driver, the
+user's own loop), and it ends once, through ``finish``, whatever ended it.
+How a target is started and stopped is the business of ``launch`` (a
+process) and ``inprocess`` (a callable in this process); the pytest loop
+uses a ``Run`` directly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import __version__
+from .analysis import Verdict
+from .config import RunConfig
+from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, UsageError
+from .probes.base import Probe, Window
+from .recorder import Recorder
+from .redact import redact_file, redact_value
+from .results import TARGET_LOG, RunDir, Summary, environment, now_iso
+from .signals import signals_as_interrupt
+
+EXIT_CODES = {"pass": EXIT_PASS, "leak": EXIT_LEAK, "error": EXIT_TARGET, "interrupted": EXIT_INTERRUPTED}
+
+
+@dataclass
+class Outcome:
+    summary: Summary
+    run_dir: Path
+    exit_code: int
+
+    @property
+    def verdict(self) -> str:
+        return self.summary.verdict
+
+
+def run(config: RunConfig) -> Outcome:
+    """Run ``config``'s scenario against its target; reporters are the caller's to run."""
+    if not config.command and config.target is None:
+        raise UsageError("give a target: `-- COMMAND ...` for a process, or --target package.module:function")
+    with signals_as_interrupt() as signals:
+        if config.command:
+            from .launch import run_process
+
+            return run_process(config, signals)
+        from .inprocess import run_callable
+
+        return run_callable(config, signals)
+
+
+class Run:
+    """Samples at boundaries, stops early once the verdict is certain, and ends once.
+
+    ``boundary(i)`` is called before iteration i and once more after the last
+    one, from whichever thread marks boundaries; ``done`` is set when the last
+    boundary is in, when the budget is spent, or when the guard fired.
+    """
+
+    def __init__(self, config: RunConfig, probe: Probe, target: dict[str, Any], secrets: set[str] = frozenset()):
+        self.config = config
+        self.probe = probe
+        self.iterations = config.scenario.iterations
+        self.thresholds = config.thresholds(probe.spec)
+        self.metric = config.judged_metric(probe.spec)
+        self.rss_limit = config.guard_limit()
+        self.run_dir = RunDir(config.results, config.name or config.scenario.name)
+        self.recorder = Recorder(self.run_dir, probe.spec.fields, self.iterations, self.thresholds, self.metric, probe.spec.peak_for(self.metric))
+        self.secrets = set(secrets)
+        self.summary = self._first_summary(target)
+        self.run_dir.write_summary(self.summary)
+        self.done = threading.Event()
+        self.guard_rss: int | None = None
+        self.failure: BaseException | None = None  # a pacer thread's error, raised where the run waits
+        self.owner = threading.get_ident()
+        # Windows open from the start (a process capture) and from the warm-up boundary (the probe's).
+        self._windows: list[tuple[Window, int]] = []
+        self._at_warmup: list[Window] = []
+        self._exact_from = self.iterations - self.thresholds.counter_window - 1
+        self._finish_lock = threading.Lock()
+        self._outcome: Outcome | None = None
+        from .reporters.terminal import RunProgress
+
+        # In-process, a refresh thread would allocate at random moments and move
+        # the exact counters: the bar is then redrawn at boundaries only.
+        self.progress = RunProgress(config.scenario.name, self.iterations, enabled=config.progress, auto_refresh=config.command is not None)
+
+    def _first_summary(self, target: dict[str, Any]) -> Summary:
+        s, th = self.config.scenario, self.thresholds
+        summary = Summary(
+            iterations=s.iterations, warmup=th.warmup, budget=th.budget, per_iteration=th.per_iteration,
+            rss_limit=self.rss_limit, counter_window=th.counter_window,
+            scenario={"name": s.name, "hash": s.content_hash, "path": str(s.path) if s.path else None},
+            target=target, probe=self.probe.spec.as_dict(), metric=self.metric,
+            started_at=now_iso(), leakbench=__version__, **environment(),
+        )
+        return Summary.from_dict(redact_value(summary.to_dict(), self.secrets)) if self.secrets else summary
+
+    # -- measuring ----------------------------------------------------------------------
+
+    def start(self) -> "Run":
+        """Start the probe's watcher and the progress bar (the target must be readable)."""
+        self.probe.start(self.rss_limit, self.guard_tripped, self._hard_limit)
+        self.progress.__enter__()
+        return self
+
+    def __enter__(self) -> "Run":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        """However the loop ended, the watcher stops (``finish`` judges; it may come later)."""
+        self.probe.stop()
+        self.progress.__exit__(*exc)
+
+    def boundary(self, i: int) -> None:
+        if self.done.is_set():
+            return
+        if i == self.thresholds.warmup and not self._at_warmup:
+            self._open_windows()
+        # The counter rule reads the last k deltas (k+1 samples); one sample
+        # more runs the exact path once before it counts, so that its own
+        # first-use allocations do not show as the first delta.
+        sample = self.probe.sample(i, exact=i >= self._exact_from)
+        if sample is None:
+            return
+        self.recorder.record(i, sample)
+        self.progress.update(i)
+        if i >= self.iterations or self.recorder.stop_rule:
+            self.done.set()
+
+    def steps(self) -> Iterator[int]:
+        """The measured loop: 0..n-1 with a sample before each and one after the last.
+
+        Every boundary source that runs iterations itself (the pytest loop, a
+        callable target, a driver) goes through here. Held by name, the loop's
+        iterator lives through the last sample: freed before it, it read as -1
+        block and hid a leak of one object per iteration.
+        """
+        steps = iter(range(self.iterations))
+        for i in steps:
+            self.boundary(i)
+            if self.done.is_set():
+                return
+            yield i
+        self.boundary(self.iterations)
+
+    @property
+    def should_stop(self) -> bool:
+        return self.done.is_set() and (self.recorder.stop_rule is not None or self.guard_rss is not None)
+
+    def guard_tripped(self, rss: int) -> None:
+        """The probe's watcher saw the limit passed (it has already stopped the target)."""
+        self.guard_rss = rss
+        self.done.set()
+
+    def _hard_limit(self, rss: int) -> None:
+        """In-process, the guard's exception did not stop the target: the summary is written before the process ends."""
+        self.guard_rss = rss
+        self.finish(reason=f"guard: process reached {rss / 2**20:.0f} MiB and did not stop; killed")
+
+    def fail(self, err: BaseException) -> None:
+        """A thread that marks boundaries failed: the waiting thread raises it."""
+        self.failure = err
+        self.done.set()
+
+    def watch(self, window: Window) -> None:
+        """A window open from the start of the run, closed with it."""
+        self._windows.append((window, 0))
+
+    def _open_windows(self) -> None:
+        """Attribution and memray cover the measured window only: what iterations left behind."""
+        self._at_warmup = self.probe.windows(self.run_dir.path, exclude=[self, self.recorder])
+        for window in self._at_warmup:
+            window.open()
+            self._windows.append((window, self.thresholds.warmup))
+
+    # -- ending -------------------------------------------------------------------------
+
+    def finish(self, status: str | None = None, reason: str | None = None, *, target_error: str | None = None, exit_code: int | None = None) -> Outcome:
+        """The one way a run ends: judge, fold in the windows, write the summary. Idempotent.
+
+        ``status`` None means "judge the samples"; ``error`` and ``interrupted``
+        keep the samples' numbers but not a verdict.
+        """
+        with self._finish_lock:
+            if self._outcome is not None:
+                return self._outcome
+            self.probe.stop()
+            self.progress.__exit__(None, None, None)
+            verdict = self.recorder.verdict()
+            rule = verdict.rule
+            if status is None and self.guard_rss is not None:
+                status, rule = "leak", "guard"
+                reason = reason or self.probe.guard_reason(self.guard_rss, self.rss_limit, self.recorder.last_iteration)
+            elif status is None:
+                status = "leak" if verdict.leaked else "pass"
+                reason = verdict.reason
+                if self.recorder.stop_rule and verdict.leaked:
+                    self.summary.stopped_early_at = self.recorder.last_iteration
+                    reason += f" (stopped early after {self.recorder.last_iteration} iterations)"
+            elif status != "leak":
+                rule = None  # a counter firing on an errored run's partial samples is not why it failed
+            if threading.get_ident() == self.owner:  # off it (the hard guard), the process is about to end
+                self._close_windows(verdict, failed=verdict.leaked or self.guard_rss is not None)
+            self.summary.update(**verdict.as_dict())  # after the windows: its allocations are not the target's
+            self.summary.update(
+                verdict=status, rule=rule, reason=reason or "", target_error=target_error,
+                iterations_done=max(0, self.recorder.last_iteration), samples=self.recorder.count,
+                duration_s=round(time.monotonic() - self.recorder.started, 3),
+                exit_code=exit_code if exit_code is not None else EXIT_CODES[status],
+            )
+            self._redact()
+            self.run_dir.write_summary(self.summary)
+            self.run_dir.close()
+            self._outcome = Outcome(self.summary, self.run_dir.path, self.summary.exit_code)
+            return self._outcome
+
+    def _close_windows(self, verdict: Verdict, failed: bool) -> None:
+        last = self.recorder.last_iteration
+        # Last opened, first closed: a memray tracker outlives tracemalloc's window, or reading it crashes.
+        for window, opened_at in reversed(self._windows):
+            self.summary.update(**window.close(verdict, max(1, last - opened_at), failed))
+        self._windows = []
+
+    def _redact(self) -> None:
+        """Keys the target was given or sent never reach its log or the summary (results are CI artifacts)."""
+        if not self.secrets:
+            return
+        redact_file(self.run_dir.path / TARGET_LOG, self.secrets)
+        self.summary = Summary.from_dict(redact_value(self.summary.to_dict(), self.secrets))
+
+
+@contextmanager
+def scenario_workspace(scenario: Any) -> Iterator[Path]:
+    """A temporary directory the scenario filled with files (``LEAKBENCH_WORKSPACE``), removed after."""
+    from .workspace import fill_workspace
+
+    path = Path(tempfile.mkdtemp(prefix="leakbench-ws-"))
+    try:
+        fill_workspace(scenario, path)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

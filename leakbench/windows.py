@@ -1,0 +1,86 @@
+"""What watches the measured window and explains a failure: tracemalloc and gc types, memray.
+
+Each window is opened at the warm-up boundary (a process capture, which
+``memray run`` starts with the target, is open from the launch) and closed
+once the run is judged; closing gives the summary fields it contributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .analysis import Verdict
+from .errors import LeakbenchError
+from .probes.base import LaunchPlan
+from .results import CAPTURE
+
+
+class AttributionWindow:
+    """tracemalloc lines and gc object types that grew: reported only for a failure."""
+
+    def __init__(self, exclude: list[Any]) -> None:
+        from .attribution import TracemallocWindow, TypeCounts
+
+        self.lines = TracemallocWindow()
+        self.types = TypeCounts(exclude=exclude)
+
+    def open(self) -> None:
+        self.lines.start()  # before the type counts: see TypeCounts
+        self.types.start()
+
+    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
+        from .attribution import format_attribution
+
+        if failed:
+            return {"attribution": format_attribution(self.lines, self.types, iterations)}
+        self.lines.stop()
+        self.types.stop()
+        return {}
+
+
+class MemrayInProcess:
+    """A memray Tracker around the measured window of this process."""
+
+    def __init__(self, results: Path, native: bool) -> None:
+        from .capture import MemrayWindow
+
+        self.window = MemrayWindow(results, native=native)
+
+    def open(self) -> None:
+        self.window.start()
+
+    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
+        from .capture import growth_report
+
+        if self.window._tracker is None:  # the run ended before the window opened
+            return {}
+        return {"memray": growth_report(self.window.stop(iterations), verdict.growth_per_iteration)}
+
+
+class MemrayProcess:
+    """``memray run`` around a Python target: the capture spans the whole run, start-up included."""
+
+    def __init__(self, results: Path, native: bool) -> None:
+        self.capture = Path(results) / CAPTURE
+        self.native = native
+
+    def prepare(self, plan: LaunchPlan) -> None:
+        from .capture import wrap_command
+
+        plan.command, env = wrap_command(plan.command, self.capture, self.native)
+        plan.env.update(env)
+
+    def open(self) -> None:
+        pass
+
+    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
+        from .capture import finish_process_capture, growth_report
+
+        if not self.capture.exists():
+            return {}
+        try:
+            report = finish_process_capture(self.capture, self.capture.parent, max(1, iterations))
+        except LeakbenchError as err:  # a broken capture must not cost the verdict
+            return {"memray_error": str(err)}
+        return {"memray": growth_report(report, verdict.growth_per_iteration)}
