@@ -1,6 +1,6 @@
 """The catalogue: each public report as a leaky program and its fixed twin, and the verdict each must get.
 
-One table read by ``tests/test_catalogue.py`` (each pair is a test) and by
+One table read by ``tests/catalogue/test_catalogue.py`` (each pair is a test) and by
 ``bench/`` (the same runs, timed, plotted and compared with pytest-memray), so
 the README's numbers and the tests come from the same commands.
 """

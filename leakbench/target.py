@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 import psutil
 
 from .errors import TargetError, UsageError
-from .mock.protocol import DUMMY_KEY  # re-exported: redaction and the runner read it from here
+from .mock.protocol import DUMMY_KEY as DUMMY_KEY  # re-exported: launch reads it from here
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -76,7 +76,6 @@ class ProcessTarget:
         env: dict[str, str],
         log_path: Path,
         pass_fds: Iterable[int] = (),
-        cwd: Path | None = None,
     ):
         if not command:
             raise UsageError("no target command: put it after `--`, e.g. `leakbench run demo -- python agent.py`")
@@ -90,7 +89,6 @@ class ProcessTarget:
             self.popen = subprocess.Popen(
                 command,
                 env=env,
-                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,

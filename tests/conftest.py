@@ -9,6 +9,9 @@ import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+TARGETS = TESTS / "targets"  # the programs tests run as targets
+JS = TESTS / "js"  # the JavaScript clients (npm ci --prefix tests/js)
 AGENT = ROOT / "tests" / "targets" / "agent.py"
 LOOP = ROOT / "tests" / "scenarios" / "loop.toml"
 

@@ -10,7 +10,7 @@ deletes it. Nothing leaves 127.0.0.1.
 
 Slow (minutes); run with:
     bash examples/opencode/install.sh
-    pytest -m slow tests/test_opencode_server.py
+    pytest -m slow tests/mock/test_opencode_server.py
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from conftest import AGENT, LOOP, processes_with
 from leakbench.cli import main
 
 PY = sys.executable
-TARGETS = Path(__file__).parent / "targets"
+from conftest import TARGETS
 
 SCENARIO = 'protocol = "openai"\niterations = 30\n'
 

@@ -99,7 +99,7 @@ def test_second_signal_during_cleanup_does_not_orphan_the_target(tmp_path, tag):
 
 def test_ctrl_c_stops_an_in_process_target_with_its_samples(tmp_path):
     """In-process the signal lands in the measured loop itself, between two calls of the target."""
-    targets = Path(__file__).parent / "targets"
+    from conftest import TARGETS as targets
     results = tmp_path / "results"
     cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={results}", "--no-progress", "--iterations", "100000",
            "--warmup", "10", "--target", "slow_loop:one_turn"]

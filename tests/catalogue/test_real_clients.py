@@ -15,7 +15,7 @@ in each of the last 10 iterations) reports that sawtooth as a leak of the
 target's. A mock in its own process keeps the counters exact.
 
 The default runs are short (200 to 400 turns); the 1000-turn runs of the issue
-are marked slow: ``pytest -m slow tests/test_real_clients.py``.
+are marked slow: ``pytest -m slow tests/catalogue/test_real_clients.py``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from leakbench.mock import LoopbackServer, build_app, mock_httpx
 from leakbench.scenario import load_scenario
 
-JS = Path(__file__).parent / "js"
+from conftest import JS
 PROMPT = {"model": {"providerID": "leakbench", "modelID": "mock"}, "parts": [{"type": "text", "text": "go"}]}
 
 

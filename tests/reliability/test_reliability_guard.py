@@ -20,7 +20,7 @@ import psutil
 from conftest import AGENT, LOOP, processes_with
 
 PY = sys.executable
-TARGETS = Path(__file__).parent / "targets"
+from conftest import TARGETS
 
 
 class RunWatch(threading.Thread):

@@ -13,11 +13,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 from conftest import processes_with
 
-MANY_RUNS = Path(__file__).parent / "targets" / "many_runs.py"
+from conftest import TARGETS
+
+MANY_RUNS = TARGETS / "many_runs.py"
 EXPECTED = {
     "clean": "pass/None",
     "crash": "error/None",

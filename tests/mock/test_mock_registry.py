@@ -28,7 +28,7 @@ from leakbench.mock.serve import env_lines
 from leakbench.scenario import load_scenario
 from leakbench.target import DUMMY_KEY, target_env
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
 
 
 def scenario_file(tmp_path: Path, text: str) -> Path:

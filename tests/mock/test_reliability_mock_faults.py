@@ -12,7 +12,6 @@ import json
 import socket
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +19,9 @@ from leakbench.mock import LoopbackServer, build_app
 from leakbench.scenario import load_scenario
 
 PY = sys.executable
-SDK_AGENT = Path(__file__).parent / "targets" / "sdk_agent.py"
+from conftest import TARGETS
+
+SDK_AGENT = TARGETS / "sdk_agent.py"
 
 FAULTS = """\
 protocol = "openai"
