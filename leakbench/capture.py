@@ -79,6 +79,10 @@ class MemrayWindow:
         self._tracker = tracker
         MemrayWindow._active = self
 
+    @property
+    def started(self) -> bool:
+        return self._tracker is not None
+
     def stop(self, iterations: int) -> dict[str, Any]:
         """End the capture and write the flamegraph and allocations.json; the dict is summary.json's ``memray``."""
         if self._tracker is None:

@@ -190,10 +190,10 @@ def build_config(scenario: Any, given: Given, **fixed: Any) -> Any:
     The metric and counters are checked against the probe the run will use
     for its kind of target (a RunConfig built by hand may go to another probe).
     """
-    from .probes import PROBES
+    from .probes import probe_for
 
     config = RunConfig(scenario=scenario, **given.config_values(), origins=dict(given.origins), **fixed)
-    spec = PROBES[config.kind].spec
+    spec = probe_for(config).spec
     config.judged_metric(spec)
     config.thresholds(spec)
     return config

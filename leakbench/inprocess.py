@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator
 
 from .config import RunConfig
 from .errors import UsageError
-from .probes.inprocess import InProcessProbe
+from .probes import probe_for
 from .probes.watcher import GuardTripped
 from .run import Outcome, Run, scenario_workspace
 from .signals import Interrupted, Signals
@@ -22,10 +22,6 @@ from .target import Context, is_async, resolve_callable
 
 INPROCESS_URL = "http://127.0.0.1:9"  # respx answers before any socket is opened
 Quiet = Callable[[], AbstractContextManager[None]]
-
-
-def probe_for(config: RunConfig, quiet: Quiet = nullcontext) -> InProcessProbe:
-    return InProcessProbe(quiet, tracemalloc=config.tracemalloc, memray=config.memray, memray_native=config.memray_native)
 
 
 def run_callable(config: RunConfig, signals: Signals) -> Outcome:

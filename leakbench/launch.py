@@ -16,6 +16,7 @@ from .config import RunConfig
 from .errors import LeakbenchError, TargetError
 from .mock import LoopbackServer, build_app
 from .pacers import Pacer, pacer_for
+from .probes import probe_for
 from .probes.base import LaunchPlan
 from .probes.process import ProcessProbe
 from .redact import KeyCollector, command_secrets, env_secrets
@@ -30,7 +31,8 @@ EXIT_GRACE = 2.0
 
 
 def run_process(config: RunConfig, signals: Signals) -> Outcome:
-    probe = ProcessProbe()
+    probe = probe_for(config)
+    assert isinstance(probe, ProcessProbe)
     pacer = pacer_for(config)
     run = Run(config, probe, {"kind": "process", "command": config.command}, secrets=env_secrets() | command_secrets(config.command))
     capture = MemrayProcess(run.run_dir.path, config.memray_native) if config.memray else None

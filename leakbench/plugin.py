@@ -120,7 +120,7 @@ class LeakFixture:
     # -- plumbing ------------------------------------------------------------------------
 
     def _start(self, n: int | None):
-        from .inprocess import probe_for
+        from .probes import probe_for
         from .run import Run
 
         if self._run is not None and self.outcome is None:

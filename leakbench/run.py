@@ -153,10 +153,6 @@ class Run:
             yield i
         self.boundary(self.iterations)
 
-    @property
-    def should_stop(self) -> bool:
-        return self.done.is_set() and (self.recorder.stop_rule is not None or self.guard_rss is not None)
-
     def guard_tripped(self, rss: int) -> None:
         """The probe's watcher saw the limit passed (it has already stopped the target)."""
         self.guard_rss = rss

@@ -53,7 +53,7 @@ class MemrayInProcess:
     def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
         from .capture import growth_report
 
-        if self.window._tracker is None:  # the run ended before the window opened
+        if not self.window.started:  # the run ended before the window opened
             return {}
         return {"memray": growth_report(self.window.stop(iterations), verdict.growth_per_iteration)}
 

@@ -93,7 +93,7 @@ def test_exact_samples_are_taken_only_where_the_counter_rule_reads(tmp_path):
 def test_a_spent_budget_stops_the_loop_early_and_says_so(tmp_path):
     run = Run(config(tmp_path, iterations=1000), ScriptedProbe(per_iteration=2 * MiB), {"kind": "scripted"})
     done = measure(run)
-    assert len(done) < 100 and run.should_stop
+    assert len(done) < 100 and run.recorder.stop_rule == "peak"
     outcome = run.finish()
     assert outcome.verdict == "leak" and outcome.summary.stopped_early_at == done[-1] + 1
     assert f"stopped early after {done[-1] + 1} iterations" in outcome.summary.reason
