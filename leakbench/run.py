@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import __version__
-from .analysis import Verdict
 from .config import RunConfig
 from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, UsageError
 from .probes.base import Probe, Window
@@ -175,9 +174,10 @@ class Run:
     def _open_windows(self) -> None:
         """Attribution and memray cover the measured window only: what iterations left behind."""
         self._at_warmup = self.probe.windows(self.run_dir.path, exclude=[self, self.recorder])
+        # Listed before they open: a window's own entry exists at both ends of what it counts.
+        self._windows.extend((window, self.thresholds.warmup) for window in self._at_warmup)
         for window in self._at_warmup:
             window.open()
-            self._windows.append((window, self.thresholds.warmup))
 
     # -- ending -------------------------------------------------------------------------
 
@@ -190,6 +190,10 @@ class Run:
         with self._finish_lock:
             if self._outcome is not None:
                 return self._outcome
+            # First, before anything of the harness allocates: judging is not the target's growth.
+            # Off the owner thread (the hard guard) the process is about to end: no windows then.
+            if threading.get_ident() == self.owner:
+                self._close_windows()
             self.probe.stop()
             self.progress.__exit__(None, None, None)
             verdict = self.recorder.verdict()
@@ -205,9 +209,10 @@ class Run:
                     reason += f" (stopped early after {self.recorder.last_iteration} iterations)"
             elif status != "leak":
                 rule = None  # a counter firing on an errored run's partial samples is not why it failed
-            if threading.get_ident() == self.owner:  # off it (the hard guard), the process is about to end
-                self._close_windows(verdict, failed=verdict.leaked or self.guard_rss is not None)
-            self.summary.update(**verdict.as_dict())  # after the windows: its allocations are not the target's
+            for window, _ in self._windows:
+                self.summary.update(**window.report(verdict, failed=verdict.leaked or self.guard_rss is not None))
+            self._windows = []
+            self.summary.update(**verdict.as_dict())
             self.summary.update(
                 verdict=status, rule=rule, reason=reason or "", target_error=target_error,
                 iterations_done=max(0, self.recorder.last_iteration), samples=self.recorder.count,
@@ -220,12 +225,15 @@ class Run:
             self._outcome = Outcome(self.summary, self.run_dir.path, self.summary.exit_code)
             return self._outcome
 
-    def _close_windows(self, verdict: Verdict, failed: bool) -> None:
+    def _close_windows(self) -> None:
+        """Last opened, first closed: a memray tracker outlives tracemalloc's window, or reading it crashes.
+
+        By index: an iterator alive while the gc types are counted would be counted.
+        """
         last = self.recorder.last_iteration
-        # Last opened, first closed: a memray tracker outlives tracemalloc's window, or reading it crashes.
-        for window, opened_at in reversed(self._windows):
-            self.summary.update(**window.close(verdict, max(1, last - opened_at), failed))
-        self._windows = []
+        for n in range(len(self._windows) - 1, -1, -1):
+            window, opened_at = self._windows[n]
+            window.close(max(1, last - opened_at))
 
     def _redact(self) -> None:
         """Keys the target was given or sent never reach its log or the summary (results are CI artifacts)."""

@@ -1,8 +1,9 @@
 """What watches the measured window and explains a failure: tracemalloc and gc types, memray.
 
 Each window is opened at the warm-up boundary (a process capture, which
-``memray run`` starts with the target, is open from the launch) and closed
-once the run is judged; closing gives the summary fields it contributes.
+``memray run`` starts with the target, is open from the launch), closed as
+the run ends and before it is judged, then asked for the summary fields it
+contributes.
 """
 
 from __future__ import annotations
@@ -23,20 +24,22 @@ class AttributionWindow:
         from .attribution import TracemallocWindow, TypeCounts
 
         self.lines = TracemallocWindow()
-        self.types = TypeCounts(exclude=exclude)
+        self.types = TypeCounts(exclude=[*exclude, self.lines])  # its rows are the harness's too
+        self.iterations = 1
 
     def open(self) -> None:
         self.lines.start()  # before the type counts: see TypeCounts
         self.types.start()
 
-    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
-        from .attribution import format_attribution
-
-        if failed:
-            return {"attribution": format_attribution(self.lines, self.types, iterations)}
+    def close(self, iterations: int) -> None:
+        self.iterations = iterations
         self.lines.stop()
         self.types.stop()
-        return {}
+
+    def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
+        from .attribution import format_attribution
+
+        return {"attribution": format_attribution(self.lines, self.types, self.iterations)} if failed else {}
 
 
 class MemrayInProcess:
@@ -46,16 +49,19 @@ class MemrayInProcess:
         from .capture import MemrayWindow
 
         self.window = MemrayWindow(results, native=native)
+        self.capture: dict[str, Any] | None = None
 
     def open(self) -> None:
         self.window.start()
 
-    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
+    def close(self, iterations: int) -> None:
+        if self.window.started:  # the run may end before the window opened
+            self.capture = self.window.stop(iterations)
+
+    def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         from .capture import growth_report
 
-        if not self.window.started:  # the run ended before the window opened
-            return {}
-        return {"memray": growth_report(self.window.stop(iterations), verdict.growth_per_iteration)}
+        return {"memray": growth_report(self.capture, verdict.growth_per_iteration)} if self.capture else {}
 
 
 class MemrayProcess:
@@ -64,6 +70,7 @@ class MemrayProcess:
     def __init__(self, results: Path, native: bool) -> None:
         self.capture = Path(results) / CAPTURE
         self.native = native
+        self.iterations = 1
 
     def prepare(self, plan: LaunchPlan) -> None:
         from .capture import wrap_command
@@ -74,13 +81,16 @@ class MemrayProcess:
     def open(self) -> None:
         pass
 
-    def close(self, verdict: Verdict, iterations: int, failed: bool) -> dict[str, Any]:
+    def close(self, iterations: int) -> None:
+        self.iterations = iterations  # the target, stopped already, has written the capture
+
+    def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         from .capture import finish_process_capture, growth_report
 
         if not self.capture.exists():
             return {}
         try:
-            report = finish_process_capture(self.capture, self.capture.parent, max(1, iterations))
+            report = finish_process_capture(self.capture, self.capture.parent, self.iterations)
         except LeakbenchError as err:  # a broken capture must not cost the verdict
             return {"memray_error": str(err)}
         return {"memray": growth_report(report, verdict.growth_per_iteration)}

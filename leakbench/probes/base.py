@@ -38,11 +38,18 @@ class LaunchPlan:
 
 
 class Window(Protocol):
-    """Something that watches the measured window: opened after the warm-up, closed at the end."""
+    """Something that watches the measured window: opened after the warm-up, closed at the end.
+
+    Closed before the run is judged, so that judging (numpy, scipy, the
+    verdict's objects) is not counted as the target's; reported after.
+    """
 
     def open(self) -> None: ...
 
-    def close(self, verdict: Any, iterations: int) -> dict[str, Any]:
+    def close(self, iterations: int) -> None:
+        """Stop watching; ``iterations`` is how many the window saw."""
+
+    def report(self, verdict: Any, failed: bool) -> dict[str, Any]:
         """Summary fields to add (``attribution``, ``memray``, ...)."""
 
 

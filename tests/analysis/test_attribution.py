@@ -20,8 +20,9 @@ def open_session() -> None:
 
 
 def measure(body, iterations: int, exclude=()):
-    window, types = TracemallocWindow(), TypeCounts(exclude=exclude)
-    for part in (window, types):  # the order the runner uses
+    window = TracemallocWindow()
+    types = TypeCounts(exclude=[*exclude, window])
+    for part in (window, types):  # the order and the exclusions the runner uses (windows.AttributionWindow)
         part.start()
     for i in range(iterations):
         body(i)
@@ -77,3 +78,66 @@ def test_tracing_started_by_someone_else_keeps_running():
     own.start()
     own.stop()
     assert not tracemalloc.is_tracing()
+
+
+# -- what a failure's attribution blames, as a user reads it ----------------------------------------
+
+pytest_plugins = ["pytester"]
+
+KEEPS_RECORDS = """
+import pytest
+
+KEPT = []
+
+class Record:
+    def __init__(self):
+        self.payload = bytearray(10_000)
+
+@pytest.mark.leak(iterations=300, warmup=20, per_iteration="2KiB")
+def test_keeps_records(leak):
+    for i in leak.iterations():
+        KEPT.append(Record())
+"""
+HARNESS = ("numpy", "scipy", "json", "leakbench", "dataclasses", "iterator")
+
+
+def attribution_of(text: str) -> str:
+    start = text.index("tracemalloc:")
+    return text[start:text.index("\n=", start)] if "\n=" in text[start:] else text[start:]
+
+
+def test_a_pytest_loops_failure_blames_the_test_not_the_harness(pytester):
+    pytester.makepyfile(test_records=KEEPS_RECORDS)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--leak-results={pytester.path / 'results'}")
+    result.assert_outcomes(failed=1)
+    text = attribution_of(result.stdout.str())
+    first = text.splitlines()[1]
+    assert "test_records.py:" in first and "self.payload = bytearray(10_000)" in first
+    assert "test_records.Record" in text
+    assert not [word for word in HARNESS if word in text], text
+
+
+def test_a_callables_failure_blames_the_callable_not_the_harness(tmp_path, monkeypatch):
+    from leakbench.config import RunConfig
+    from leakbench.run import run
+    from leakbench.scenario import load_scenario
+
+    from conftest import ROOT
+
+    kept = []
+
+    class Record:
+        def __init__(self):
+            self.payload = bytearray(10_000)
+
+    def keeps_records(ctx):
+        kept.append(Record())
+
+    scenario = load_scenario(str(ROOT / "tests" / "scenarios" / "loop.toml"), iterations=300)
+    outcome = run(RunConfig(scenario=scenario, target=keeps_records, results=tmp_path, per_iteration=2048))
+    assert outcome.verdict == "leak"
+    text = outcome.summary.attribution
+    first = text.splitlines()[1]
+    assert "test_attribution.py:" in first and "self.payload = bytearray(10_000)" in first
+    assert "Record" in text
+    assert not [word for word in HARNESS if word in text], text

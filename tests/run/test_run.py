@@ -130,8 +130,11 @@ def test_windows_open_after_the_warm_up_and_close_with_the_iterations_they_saw(t
         def open(self):
             events.append(("open", run.recorder.last_iteration))
 
-        def close(self, verdict, iterations, failed):
-            events.append(("close", iterations, failed))
+        def close(self, iterations):
+            events.append(("close", iterations))
+
+        def report(self, verdict, failed):
+            events.append(("report", failed))
             return {"attribution": "scripted"}
 
     class WindowedProbe(ScriptedProbe):
@@ -141,8 +144,10 @@ def test_windows_open_after_the_warm_up_and_close_with_the_iterations_they_saw(t
 
     run = Run(config(tmp_path, warmup=20, per_iteration=100_000), WindowedProbe(per_iteration=400_000), {"kind": "scripted"})
     measure(run)
+    judge = run.recorder.verdict
+    run.recorder.verdict = lambda: events.append(("judged",)) or judge()
     outcome = run.finish()
-    assert events == [("open", 19), ("close", 80, True)]
+    assert events == [("open", 19), ("close", 80), ("judged",), ("report", True)]  # judging is not in the window
     assert outcome.summary.attribution == "scripted"
 
 
