@@ -75,7 +75,7 @@ def _launch_and_wait(run: Run, probe: ProcessProbe, pacer: Pacer, capture: Memra
         stack.callback(_stop, run, probe, target)
     for started in plan.started:
         started()
-    probe.attach(target.pid, target.tree, target.kill)
+    probe.attach(target.pid, target.tree, target.kill, run.run_dir.path / TARGET_LOG)
     run.start()
     stack.callback(pacer.close)
     pacer.start(run, lambda: target.poll() is None)

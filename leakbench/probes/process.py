@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import psutil
@@ -25,13 +26,19 @@ class ProcessProbe(Probe):
 
     def __init__(self) -> None:
         self.proc: psutil.Process | None = None
+        self.log: Path | None = None
         self.tree: Tree = list
         self.kill: Callable[[list[psutil.Process]], None] = lambda procs: None
         self.watcher: PeakWatcher | None = None
 
-    def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None]) -> None:
-        """The target is running: from now on it can be read, and killed by the guard."""
+    def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None) -> None:
+        """The target is running: from now on it can be read, and killed by the guard.
+
+        ``log`` is ``target.log``, where the target's stdout and stderr go: a
+        runtime probe reads what the runtime prints there (see ``logtail``).
+        """
         self.proc = psutil.Process(pid)
+        self.log = log
         self.tree = tree
         self.kill = kill
 
