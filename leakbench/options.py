@@ -196,6 +196,9 @@ OPTIONS: tuple[Option, ...] = (
            metavar="S"),
     Option("timeout", seconds, "target error when no iteration ends for this many seconds (default 60)",
            CLOCK, PROCESS, default=60.0, annotation="float", metavar="S"),
+    _switch("runtime_probe", "process targets: judge RSS only, without the runtime's own heap (Node inspector, "
+            "Python probe, Go gctrace), which is read by default when the target's runtime is detected",
+            CLOCK, PROCESS, default=True),
     _choice("mock", ("respx", "loopback", "process"), "in-process callables: how the mock is served (default respx)",
             CLOCK, ("callable",)),
     Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode); "
