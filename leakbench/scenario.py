@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from .errors import UsageError
 from .mock import protocols
-from .mock.protocol import FEATURES, IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS
+from .mock.protocol import ARGUMENT_DELTAS, FEATURES, FINAL_ANSWER, IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS
 from .units import SizeError, parse_size
 
 try:
@@ -69,6 +69,19 @@ class Serve(_Section):
     turn_tool_calls: Annotated[int, Field(ge=0, strict=True)] = 0
 
 
+class Final(_Section):
+    """What LLM requests after the last iteration get, so a client's final parse succeeds, or fails as written.
+
+    ``content`` None is the default line ``Done: leakbench scenario ... finished``;
+    a table is sent as JSON, for a structured-output client. ``answer = "none"``
+    refuses those requests (HTTP 400): for targets that make exactly
+    ``iterations`` requests, where one more is a bug.
+    """
+
+    answer: Literal["text", "none"] = "text"
+    content: Annotated[Any, BeforeValidator(_content)] = None
+
+
 class Sessions(_Section):
     """The agent-server protocol: how sessions map to iterations and how busy each is."""
 
@@ -116,6 +129,7 @@ class Scenario(_Section):
     workspace: Workspace = Field(default_factory=Workspace)
     spike: Spike | None = None
     faults: Faults = Field(default_factory=Faults)
+    final: Final | None = None
     path: Path | None = Field(default=None, exclude=True)
 
     _overrides: dict[str, Any] = PrivateAttr(default_factory=dict)
@@ -134,6 +148,8 @@ class Scenario(_Section):
             raise ValueError(f"warmup: expected fewer than iterations ({self.iterations}), got {self.warmup}")
         if self.spike is not None and self.spike.at > self.iterations:
             raise ValueError(f"spike.at: expected at most iterations ({self.iterations}), got {self.spike.at}")
+        if self.final is not None and self.final.answer == "none" and self.final.content is not None:
+            raise ValueError('final.content: expected no content with final.answer = "none"')
         if self.workspace.matches and not self.workspace.files:
             raise ValueError("workspace.matches: expected workspace.files above 0 to put the matches in")
         missing = _missing_feature(self)
@@ -144,7 +160,10 @@ class Scenario(_Section):
     @property
     def content_hash(self) -> str:
         """sha256 of the scenario as run; the file path is left out so a moved file compares equal."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        if data["final"] is None:
+            del data["final"]  # scenarios without [final] keep the hash they had before it existed
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
@@ -166,6 +185,8 @@ _ASKS: tuple[tuple[str, str, Callable[[Scenario], bool], str], ...] = (
     ("sessions", SESSIONS, lambda s: "sessions" in s.model_fields_set, "remove [sessions]"),
     ("serve.idle_every", IDLE_EVENTS, lambda s: s.serve.idle_every > 0, "remove it"),
     ("serve.events", STREAMING, lambda s: s.serve.events > 1, "write serve.events = 1"),
+    ("serve.events", ARGUMENT_DELTAS, lambda s: s.serve.answer == "tool_call" and s.serve.events > 1, 'write serve.events = 1, or serve.answer = "text"'),
+    ("final", FINAL_ANSWER, lambda s: s.final is not None, "remove [final]"),
     ("serve.drip", STREAMING, lambda s: s.serve.drip > 0, "remove it"),
     ("faults.cut_every", STREAMING, lambda s: s.faults.cut_every > 0, "remove it"),
     ("faults.malformed_every", STREAMING, lambda s: s.faults.malformed_every > 0, "remove it"),

@@ -12,22 +12,12 @@ from ..options import argparse_type
 from ..units import SIZE_HELP
 
 
-def _port(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"expected a port number, got {value!r}") from None
-    if not 0 <= number <= 65535:
-        raise ValueError(f"expected a port from 1 to 65535 (or 0 for any free port), got {value!r}")
-    return number
-
-
 size = argparse_type(options.size)
 positive_size = argparse_type(options.positive_size)
 positive_int = argparse_type(options.count)
 non_negative_int = argparse_type(options.non_negative_count)
 positive_float = argparse_type(options.seconds)
-port = argparse_type(_port)
+port = argparse_type(options.port_number)
 
 
 __all__ = ["SIZE_HELP", "size", "positive_size", "port", "positive_int", "non_negative_int", "positive_float"]

@@ -52,6 +52,14 @@ class FaultPlan:
         """Whole seconds per RFC 9110, plus the millisecond header the OpenAI and Anthropic SDKs read first."""
         return {"retry-after": str(math.ceil(self.retry_after)), "retry-after-ms": str(int(self.retry_after * 1000))}
 
+    def past_the_end(self, body: RefusalBody) -> JSONResponse:
+        """A request after the last iteration of a scenario without a final answer (``[final] answer = "none"``).
+
+        400, not 5xx: an SDK retries server errors, and there is nothing to retry.
+        """
+        message = f"leakbench scenario {self.name!r} has no final answer: it ended after {self.iterations} iterations"
+        return JSONResponse(body("finished", message, 400), status_code=400)
+
     def refuse(self, kind: str, body: RefusalBody) -> JSONResponse:
         status = STATUS[kind]
         message = f"leakbench scenario {self.name!r}: injected {kind}"

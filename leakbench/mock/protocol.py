@@ -34,16 +34,24 @@ TURN_TOOL_CALLS = "turn_tool_calls"
 SESSIONS = "sessions"
 STREAMING = "streaming"
 IDLE_EVENTS = "idle_events"
+FINAL_ANSWER = "final_answer"
+ARGUMENT_DELTAS = "argument_deltas"
 FEATURES = {
     TOOL_CALLS: "tool calls",
     TURN_TOOL_CALLS: "turns ended by tool results (serve.turn_tool_calls)",
     SESSIONS: "agent sessions",
     STREAMING: "streamed answers",
     IDLE_EVENTS: "event stream to send idle events on",
+    FINAL_ANSWER: "final answer after the last iteration ([final])",
+    ARGUMENT_DELTAS: "tool-call arguments streamed in pieces",
 }
 
 RefusalBody = Callable[[str, str, int], dict[str, Any]]
-"""``(kind, message, status)`` -> the JSON error body a client of this protocol expects."""
+"""``(kind, message, status)`` -> the JSON error body a client of this protocol expects.
+
+``kind`` is ``rate_limit`` (429), ``server_error`` (500) or ``finished`` (400: a
+request after the last iteration of a scenario with ``[final] answer = "none"``).
+"""
 
 
 @dataclass(frozen=True)

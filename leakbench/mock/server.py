@@ -67,7 +67,7 @@ logging.getLogger("uvicorn.error").addFilter(_HideStreamCuts())
 logging.getLogger("asyncio").addFilter(_HideClientGone())
 
 
-def bind(port: int) -> socket.socket:
+def bind(port: int, flag: str = "--port") -> socket.socket:
     """A listening socket on 127.0.0.1 only; a taken port is the user's to fix, in one line."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -76,7 +76,7 @@ def bind(port: int) -> socket.socket:
     except OSError as err:
         sock.close()
         if err.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} on {HOST} is already in use; pick another with --port, or 0 for any free port") from None
+            raise UsageError(f"port {port} on {HOST} is already in use; pick another with {flag}, or 0 for any free port") from None
         raise UsageError(f"cannot listen on {HOST}:{port}: {err.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(False)
@@ -90,9 +90,11 @@ class LoopbackServer:
     ...     run_target(env={"OPENAI_BASE_URL": server.url + "/v1"})
     """
 
-    def __init__(self, app: Any, port: int = 0) -> None:
+    def __init__(self, app: Any, port: int = 0, flag: str = "--port") -> None:
         self.app = app
         self.port = port
+        self.flag = flag
+        """The option that chose ``port``, named when the port is taken."""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -102,7 +104,7 @@ class LoopbackServer:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> LoopbackServer:
-        sock = bind(self.port)
+        sock = bind(self.port, self.flag)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -136,6 +138,9 @@ class LoopbackServer:
             sock.close()
 
     def stop(self) -> None:
+        clock = getattr(getattr(self.app, "state", None), "clock", None)
+        if clock is not None:
+            clock.cancel()  # no last boundary from a mock that is gone
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

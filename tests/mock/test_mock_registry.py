@@ -234,5 +234,5 @@ def test_the_documented_example_refuses_tool_calls_at_load(completions, tmp_path
 
 
 def test_an_unregistered_protocol_lists_the_registered_ones(tmp_path):
-    with pytest.raises(UsageError, match="protocol: expected one of 'openai', 'anthropic' or 'opencode', got 'completions'"):
+    with pytest.raises(UsageError, match="protocol: expected one of 'openai', 'anthropic', 'opencode', 'responses' or 'gemini', got 'completions'"):
         load_scenario(scenario_file(tmp_path, 'protocol = "completions"\niterations = 2\n[serve]\nanswer = "text"\n'))

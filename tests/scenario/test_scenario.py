@@ -64,7 +64,7 @@ def test_shortening_a_scenario_keeps_warmup_and_spike_in_proportion():
     [
         ('protocol = "openai"\niterations = -5\n', "s.toml: iterations: expected a whole number above 0, got -5"),
         ('protocol = "openai"\niterations = 2.5\n', "s.toml: iterations: expected a whole number, got 2.5"),
-        ('protocol = "grpc"\niterations = 5\n', "s.toml: protocol: expected one of 'openai', 'anthropic' or 'opencode', got 'grpc'"),
+        ('protocol = "grpc"\niterations = 5\n', "s.toml: protocol: expected one of 'openai', 'anthropic', 'opencode', 'responses' or 'gemini', got 'grpc'"),
         (MINIMAL + "colour = 1\n", "s.toml: colour: unknown key"),
         (MINIMAL + '[serve]\nsize = "1 parsec"\n', "s.toml: serve.size: expected a size like \"1MB\""),
         (MINIMAL + "[spike]\nat = 3\n", "s.toml: spike.size: missing"),

@@ -14,6 +14,8 @@ REGISTERED = (
     "openai",
     "anthropic",
     "opencode",
+    "responses",
+    "gemini",
 )
 
 

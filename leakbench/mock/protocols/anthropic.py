@@ -13,7 +13,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..llm import Answer, Framing, llm_route
-from ..protocol import SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
+from ..protocol import ARGUMENT_DELTAS, FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
 from ..render import compact, frame
 
 _USAGE = {"input_tokens": 1, "output_tokens": 1}
@@ -102,7 +102,7 @@ def routes(mock: Mock) -> list[Route]:
 
 
 def refusal_body(kind: str, message: str, status: int) -> dict[str, Any]:
-    code = "rate_limit_error" if kind == "rate_limit" else "api_error"
+    code = {"rate_limit": "rate_limit_error", "finished": "invalid_request_error"}.get(kind, "api_error")
     return {"type": "error", "error": {"type": code, "message": message}}
 
 
@@ -110,7 +110,7 @@ PROTOCOL = Protocol(
     name="anthropic",
     routes=routes,
     refusal_body=refusal_body,
-    capabilities=frozenset({TOOL_CALLS, TURN_TOOL_CALLS, STREAMING}),
+    capabilities=frozenset({TOOL_CALLS, TURN_TOOL_CALLS, STREAMING, FINAL_ANSWER, ARGUMENT_DELTAS}),
     env={"ANTHROPIC_BASE_URL": "{url}", "ANTHROPIC_API_KEY": "{key}"},
     instead={SESSIONS: "for tool calls per turn write serve.turn_tool_calls = N"},
 )

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..llm import Answer, Framing, llm_route
-from ..protocol import SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
+from ..protocol import ARGUMENT_DELTAS, FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
 from ..render import compact, frame
 
 CREATED = 1_700_000_000
@@ -93,7 +93,7 @@ def routes(mock: Mock) -> list[Route]:
 
 
 def refusal_body(kind: str, message: str, status: int) -> dict[str, Any]:
-    code = "rate_limit_exceeded" if kind == "rate_limit" else "server_error"
+    code = {"rate_limit": "rate_limit_exceeded", "finished": "invalid_request_error"}.get(kind, "server_error")
     return {"error": {"message": message, "type": code, "param": None, "code": code}}
 
 
@@ -101,7 +101,7 @@ PROTOCOL = Protocol(
     name="openai",
     routes=routes,
     refusal_body=refusal_body,
-    capabilities=frozenset({TOOL_CALLS, TURN_TOOL_CALLS, STREAMING}),
+    capabilities=frozenset({TOOL_CALLS, TURN_TOOL_CALLS, STREAMING, FINAL_ANSWER, ARGUMENT_DELTAS}),
     env={"OPENAI_BASE_URL": "{url}/v1", "OPENAI_API_KEY": "{key}"},
     instead={SESSIONS: "for tool calls per turn write serve.turn_tool_calls = N"},
 )

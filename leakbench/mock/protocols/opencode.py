@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ... import payloads
-from ..protocol import IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
+from ..protocol import ARGUMENT_DELTAS, IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
 from ..render import Pieces, fill, frame, render
 from ..responses import StreamCut, sse
 
@@ -189,6 +189,7 @@ class _Server:
         await self.publish(_data({"type": "message.updated", "properties": {"info": assistant}}))
         await self.publish(_data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "idle"}}}))
         await self.publish(_data({"type": "session.idle", "properties": {"sessionID": sid}}))
+        self.clock.answered(session.unit)
         return turn
 
     def _event_pieces(self, part: dict[str, Any], output: Pieces) -> Pieces:
@@ -208,6 +209,7 @@ class _Server:
     # -- HTTP -----------------------------------------------------------------------------------
 
     def _find(self, request: Request) -> _Session | Response:
+        self.clock.touch()  # a target reading or deleting its sessions is not quiet yet
         session = self.sessions.get(request.path_params["id"])
         if session is None:
             message = f"Session not found: {request.path_params['id']}"
@@ -350,7 +352,7 @@ PROTOCOL = Protocol(
     name="opencode",
     routes=routes,
     refusal_body=refusal_body,
-    capabilities=frozenset({TOOL_CALLS, SESSIONS, STREAMING, IDLE_EVENTS}),
+    capabilities=frozenset({TOOL_CALLS, SESSIONS, STREAMING, IDLE_EVENTS, ARGUMENT_DELTAS}),
     instead={TURN_TOOL_CALLS: "for tool calls per prompt write sessions.tool_calls = N"},
     hint="# @opencode-ai/sdk: createOpencodeClient({{ baseUrl: {url!r} }})",
 )
