@@ -1,0 +1,251 @@
+"""A Node target measured by its own heap: a full collection over the inspector at every boundary.
+
+V8 collects lazily: a clean program's RSS climbs for hundreds of iterations
+and falls when a major collection happens to run, so RSS verdicts on Node are
+coin flips. The probe starts the target with its inspector on a free loopback
+port (``NODE_OPTIONS=--inspect=127.0.0.1:0``, the user's NODE_OPTIONS kept),
+and at every boundary asks it for a full collection (V8's ``gc()``, taken
+once from a context of its own; else ``HeapProfiler.collectGarbage``) and
+then the heap in use (``process.memoryUsage()``; else
+``Runtime.getHeapUsage``): ``js_heap`` is what the program still holds,
+judged by default, with RSS beside it and ``js_external`` (Buffers and
+ArrayBuffers, outside the JS heap) recorded.
+
+Which process is probed: the first Node process of the target's tree to print
+its inspector line (the target itself; for ``npx``/``npm``, the program npm's
+own CLI starts). Node children inherit NODE_OPTIONS:
+each opens its own loopback inspector on a port of its own, prints its own
+"Debugger listening" lines into target.log, and is otherwise left alone (its
+memory is in ``rss_tree``). Node also prints "Debugger attached." and "For
+help, see ..." there: the log has those lines, nothing else changes.
+
+It fails soft: no inspector line, a refused connection, a dropped socket or a
+call that does not answer sets ``degraded`` (one line); the samples carry
+``js_heap`` None from then on, and the run judges ``rss_tree`` for the whole
+run instead, warns once and records why (``metric_fallback``, see ``Run``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .base import LaunchPlan, Sample, Window
+from .cdp import CdpSession, InspectorLost
+from .logtail import LogTail
+from .process import ProcessProbe
+from .spec import ProbeSpec
+
+INSPECT = "--inspect=127.0.0.1:0"
+LISTENING = re.compile(r"Debugger listening on (ws://127\.0\.0\.1:(\d+)/\S+)")
+NPM_CLIS = ("npm-cli.js", "npx-cli.js")  # launchers: the program they start is probed, not them
+# Made once in the target, called at each boundary: V8's gc(), taken from a context of its own (the
+# target's globals get no ``gc``), then process.memoryUsage() as the program itself would read it. One
+# full collection, where HeapProfiler.collectGarbage (the fallback) asks for a memory-reducing one that
+# repeats collections and drops compiled code, which the target then recompiles: ~4x the cost per boundary.
+MEASURE = """(() => {
+  require("v8").setFlagsFromString("--expose-gc");
+  const gc = require("vm").runInNewContext("gc"), usage = process.memoryUsage;
+  return () => { gc(); const m = usage(); return [m.heapUsed, m.heapTotal, m.external]; };
+})()"""
+
+
+class NodeProbe(ProcessProbe):
+    spec = ProbeSpec(
+        kind="node",
+        fields=(*ProcessProbe.spec.fields, "js_heap", "js_heap_total", "js_external"),
+        metrics=("js_heap", "rss_tree", "rss", "uss", "js_heap_total", "js_external"),
+        counters=ProcessProbe.spec.counters,
+        peak_field="peak_tree",
+        peak_metric="rss_tree",
+        fallback="rss_tree",
+    )
+    CONNECT_SECONDS = 5.0
+    """How long the first boundary waits for the inspector's line and connection."""
+    GC_SECONDS = 10.0
+    """A collection runs on the target's main thread: one blocked longer than this (a native call) gives up the probe."""
+    SNAPSHOT_SECONDS = 600.0
+
+    def __init__(self, iterations: int = 0) -> None:
+        super().__init__()
+        self.iterations = iterations  # where the heap snapshots of a failed run are taken
+        self._last_boundary = -1
+        self.session: CdpSession | None = None
+        self.degraded: str | None = None
+        self._stopped = False  # a call cut short by stop() is not the probe failing
+        self.inspected_pid: int | None = None
+        self._tail: LogTail | None = None
+        self._measure: str | None = None  # the remote id of MEASURE's function, if the target let us make it
+        self._heap_window: Any = None  # helper B's HeapSnapshotWindow, told of each boundary after the collection
+
+    def prepare(self, plan: LaunchPlan) -> None:
+        given = plan.env.get("NODE_OPTIONS", os.environ.get("NODE_OPTIONS", ""))
+        plan.env["NODE_OPTIONS"] = f"{given} {INSPECT}".strip()
+
+    def sample(self, i: int, exact: bool = False) -> Sample | None:
+        sample = super().sample(i, exact)
+        if sample is None:
+            return None
+        sample["js_heap"] = sample["js_heap_total"] = sample["js_external"] = None
+        self._last_boundary = i
+        session = self._session()
+        if session is None:
+            return sample
+        try:
+            sample["js_heap"], sample["js_heap_total"], sample["js_external"] = self._measure_heap(session)
+        except InspectorLost as err:
+            self._give_up(str(err))
+            return sample
+        if self._heap_window is not None:
+            self._heap_window.boundary(i)
+        return sample
+
+    def fallback_reason(self) -> str:
+        return self.degraded or f"{self.spec.kind} probe: js_heap was never read"
+
+    def take_heap_snapshot(self, path: Path) -> None:
+        """Write a V8 heap snapshot to ``path`` as its chunks arrive (never held whole); raises InspectorLost."""
+        session = self._session()
+        if session is None:
+            raise InspectorLost(self.degraded or "no inspector")
+        with open(path, "w", encoding="utf-8") as out:
+            session.call("HeapProfiler.takeHeapSnapshot", {"reportProgress": False}, timeout=self.SNAPSHOT_SECONDS, sink=out.write)
+
+    def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
+        """Heap snapshots over the measured window, read if the run fails: which constructors grew, held by what.
+
+        Opened at the warm-up boundary, before its sample: the warm-up is the boundary after the last one seen.
+        """
+        if self._session() is None or not self.iterations:
+            return []
+        from ..heapsnap.window import HeapSnapshotWindow
+
+        self._heap_window = HeapSnapshotWindow(self.take_heap_snapshot, results, self.iterations, self._last_boundary + 1)
+        return [self._heap_window]
+
+    def stop(self) -> None:
+        super().stop()
+        self._stopped = True
+        if self.session is not None:
+            self.session.close()
+
+    # -- the inspector -------------------------------------------------------------------
+
+    def _session(self) -> CdpSession | None:
+        """The open session, connected at the first boundary; None once given up."""
+        if self.degraded is not None:
+            return None
+        if self.session is not None:
+            if self.session.lost == "the target ended":
+                return None  # not a failure: Node asked to be let go as it exited
+            return self.session
+        try:
+            self.session = self._connect()
+        except InspectorLost as err:
+            self._give_up(str(err))
+        return self.session
+
+    def _connect(self) -> CdpSession:
+        url = self._inspector_url()
+        session = CdpSession(url, self.CONNECT_SECONDS)
+        try:  # Node waits for an attached debugger at exit unless it may tell us to let go
+            session.call("NodeRuntime.notifyWhenWaitingForDisconnect", {"enabled": True}, timeout=self.CONNECT_SECONDS)
+            # includeCommandLineAPI: Node's ``require``, in an ES module target too
+            made = session.call("Runtime.evaluate", {"expression": MEASURE, "includeCommandLineAPI": True, "objectGroup": "leakbench"}, timeout=self.CONNECT_SECONDS)
+        except InspectorLost:
+            session.close()
+            raise
+        self._measure = made.get("result", {}).get("objectId") if "exceptionDetails" not in made else None
+        return session
+
+    def _measure_heap(self, session: CdpSession) -> tuple[int, int, int | None]:
+        """Used and total heap after a full collection, and external memory (Buffers) if read."""
+        if self._measure is not None:
+            done = session.call("Runtime.callFunctionOn", {"functionDeclaration": "function () { return this(); }",
+                                                           "objectId": self._measure, "returnByValue": True}, timeout=self.GC_SECONDS)
+            if "exceptionDetails" not in done:
+                used, total, external = done["result"]["value"]
+                return used, total, external
+            self._measure = None  # the target changed under us: the protocol's own, from now on
+        session.call("HeapProfiler.collectGarbage", timeout=self.GC_SECONDS)
+        usage = session.call("Runtime.getHeapUsage", timeout=self.GC_SECONDS)
+        return usage["usedSize"], usage["totalSize"], None
+
+    def _inspector_url(self) -> str:
+        """The first inspector line in target.log that belongs to a Node process of the target's tree."""
+        if self.log is None or self.proc is None:
+            raise InspectorLost("no target log to read the inspector's address from")
+        self._tail = self._tail or LogTail(self.log)
+        deadline, closed = time.monotonic() + self.CONNECT_SECONDS, ""
+        while True:
+            for line in self._tail.lines():
+                if match := LISTENING.search(line):
+                    if (pid := self._owner(int(match.group(2)))) is not None:
+                        self.inspected_pid = pid
+                        return match.group(1)
+                    closed = match.group(1)
+            if time.monotonic() > deadline:
+                if closed:
+                    raise InspectorLost(f"no Node process of the target listens at {closed} (its inspector was closed, or it is npm's own)")
+                raise InspectorLost(f"no inspector line in target.log within {self.CONNECT_SECONDS:g} s (is the target Node, and does it accept NODE_OPTIONS?)")
+            time.sleep(0.05)
+
+    def _owner(self, port: int) -> int | None:
+        """The pid of the target's tree listening on ``port``, unless it is npm's own CLI."""
+        for proc in self.tree() or [self.proc]:
+            try:
+                if any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in proc.net_connections("tcp4")):
+                    launcher = any(arg.endswith(NPM_CLIS) for arg in proc.cmdline()[:3])
+                    return None if launcher else proc.pid
+            except psutil.Error:
+                continue
+        return None
+
+    def _give_up(self, why: str) -> None:
+        """One line, once: the run goes on with RSS (``spec.fallback``, see ``Run``)."""
+        if self.degraded is None and not self._stopped:
+            self.degraded = f"{self.spec.kind} probe: {why}"
+        if self.session is not None:
+            self.session.close()
+
+
+def is_node_command(command: list[str]) -> bool:
+    """``node``, a path ending in node, ``npx``, or a script run by node (its shebang says so)."""
+    if not command:
+        return False
+    name = Path(command[0]).name
+    if re.fullmatch(r"node(js)?(\d+)?|npx", name):
+        return True
+    return shebang_runs(command[0], "node")
+
+
+def shebang_runs(program: str, runtime: str) -> bool:
+    """A script whose first line runs ``runtime``: ``#!/usr/bin/env node``, an npm bin's ``#!/usr/bin/node``."""
+    path = program if os.sep in program else shutil.which(program)
+    if not path:
+        return False
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(256)
+    except OSError:
+        return False
+    if not first.startswith(b"#!"):
+        return False
+    try:
+        words = shlex.split(first[2:].decode("utf-8", "replace"))
+    except ValueError:
+        return False
+    words = [w for w in words if not w.startswith("-")]  # env -S ...
+    return any(Path(w).name.startswith(runtime) for w in words[:2])
+
+
+def node_probe_for(command: list[str], iterations: int = 0) -> NodeProbe | None:
+    """A Node probe for a Node target, None for anything else."""
+    return NodeProbe(iterations) if is_node_command(command) else None
