@@ -60,13 +60,11 @@ class ProcessProbe(Probe):
             return None
         procs = self.tree() or [self.proc]
         try:
-            with self.proc.oneshot():
-                rss = self.proc.memory_info().rss
-                fds = self.proc.num_fds()
-                threads = self.proc.num_threads()
+            rss = self.proc.memory_info().rss
             uss = self.proc.memory_full_info().uss if i % self.USS_EVERY == 0 else None
         except psutil.Error:
             return None
+        fds, threads = tree_counts(procs)
         return {
             "rss": rss,
             "rss_tree": tree_rss(procs),
@@ -83,3 +81,22 @@ class ProcessProbe(Probe):
     def stop(self) -> None:
         if self.watcher:
             self.watcher.stop()
+
+
+def tree_counts(procs: list[psutil.Process]) -> tuple[int, int]:
+    """Open fds and threads summed over the whole tree, not the top process alone.
+
+    A wrapper (``bash -c``, ``script`` for a pty, a launcher, ``npx``) holds a
+    steady few while the program under it leaks: counted on the top process
+    alone, its fd leak was invisible. A process gone between listing and
+    reading counts nothing.
+    """
+    fds = threads = 0
+    for p in procs:
+        try:
+            with p.oneshot():
+                fds += p.num_fds()
+                threads += p.num_threads()
+        except psutil.Error:
+            pass
+    return fds, threads

@@ -1,0 +1,1 @@
+"""The directory leakbench puts first on a Python target's ``PYTHONPATH``: its ``sitecustomize`` loads the probe."""
