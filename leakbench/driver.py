@@ -10,6 +10,7 @@ the mock as its model provider. Each iteration is sampled after its unit.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from typing import Any, Callable, Protocol
@@ -90,7 +91,102 @@ class OpenCodeDriver:
         self.client.close()
 
 
-DRIVERS: dict[str, type] = {"opencode": OpenCodeDriver}
+class OpenClawDriver:
+    """One subagent run per iteration: ``sessions_spawn`` through the gateway's ``POST /tools/invoke``.
+
+    That is the openclaw report's batch (seed 004): a ticket per spawn, the
+    default ``cleanup: "keep"``, whose run bookkeeping 2026.4.9 never drops
+    and 2026.4.10 sweeps 5 minutes after the run ends (PR 52731). The spawn
+    answers once the run is accepted; the iteration then waits, through the
+    ``subagents`` tool, until the run is no longer active, so that runs do not
+    pile up on a slow machine and every sample sees finished work only. A
+    spawn the gateway fails while it is still warming up (its own internal
+    call timing out) is retried. The bearer token is
+    ``LEAKBENCH_OPENCLAW_TOKEN``, the variable the launcher reads too; the
+    ticket's size is ``LEAKBENCH_OPENCLAW_TICKET`` bytes (default 64 KB, the
+    size of a real ticket with its thread).
+    """
+
+    PATH = "/tools/invoke"
+    RETRIES = 3
+    POLL_SECONDS = 0.5
+
+    def __init__(self, base_url: str, timeout: float, model: str = "leakbench/mock"):
+        try:
+            self.model = self.parse_model(model)
+        except ValueError as err:
+            raise UsageError(f"--drive-model {model!r}: {err}") from None
+        self.timeout = timeout
+        token = os.environ.get("LEAKBENCH_OPENCLAW_TOKEN") or "leakbench-dummy-token"
+        self.ticket_bytes = int(os.environ.get("LEAKBENCH_OPENCLAW_TICKET") or 65536)
+        # a connection per request: Node closes idle keep-alive connections after 5 s, and a request sent
+        # on one as it closes is reset
+        self.client = httpx.Client(base_url=base_url, timeout=timeout, headers={"Authorization": f"Bearer {token}"},
+                                   limits=httpx.Limits(max_keepalive_connections=0))
+
+    @staticmethod
+    def parse_model(model: str) -> str:
+        provider, _, model_id = model.partition("/")
+        if not provider or not model_id:
+            raise ValueError("expected PROVIDER/MODEL, e.g. leakbench/mock")
+        return model
+
+    def wait_ready(self, timeout: float, alive: Callable[[], bool]) -> None:
+        """Up once a tool that does not exist is refused (404): the HTTP side and its auth are running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not alive():
+                raise TargetError("openclaw gateway exited before it answered on its port")
+            try:
+                if self.client.post(self.PATH, json={"tool": "leakbench_ready"}, timeout=2).status_code in (200, 400, 404):
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TargetError(f"openclaw gateway did not answer at {self.client.base_url} within {timeout:g} s")
+
+    def ticket(self, i: int) -> str:
+        line = f"ticket {i}: the service returns 502 under load; logs attached. "
+        return f"Summarize ticket {i} in one line.\n" + (line * (self.ticket_bytes // len(line) + 1))[: self.ticket_bytes]
+
+    def iteration(self, i: int) -> None:
+        requester = f"agent:main:ticket-{i}"
+        try:
+            self._wait_for_run(self._spawn(i, requester), requester, i)
+        except (httpx.HTTPError, ValueError, KeyError) as err:
+            raise TargetError(f"driving openclaw at iteration {i} failed: {type(err).__name__}: {err}") from None
+
+    def _spawn(self, i: int, requester: str) -> str:
+        """The run id; a spawn the gateway fails while still warming up (its own internal call timing out) is retried."""
+        for attempt in range(self.RETRIES):
+            details = self._invoke("sessions_spawn", {"task": self.ticket(i), "model": self.model}, requester)
+            if details.get("status") == "accepted":
+                return str(details["runId"])
+            time.sleep(2.0 * (attempt + 1))
+        raise ValueError(f"sessions_spawn answered {str(details)[:300]}")
+
+    def _invoke(self, tool: str, args: dict[str, Any], session_key: str) -> dict[str, Any]:
+        reply = self.client.post(self.PATH, json={"tool": tool, "args": args, "sessionKey": session_key})
+        reply.raise_for_status()
+        body = reply.json()
+        if not body.get("ok"):
+            raise ValueError(f"{tool} answered {str(body)[:300]}")
+        return body["result"].get("details") or {}
+
+    def _wait_for_run(self, run_id: str, requester: str, i: int) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            listed = self._invoke("subagents", {"action": "list"}, requester)
+            if not any(run.get("runId") == run_id for run in listed.get("active", ())):
+                return
+            time.sleep(self.POLL_SECONDS)
+        raise TargetError(f"openclaw's subagent run {run_id} of iteration {i} did not end within {self.timeout:g} s")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+DRIVERS: dict[str, type] = {"opencode": OpenCodeDriver, "openclaw": OpenClawDriver}
 
 
 def driver_names() -> tuple[str, ...]:

@@ -22,8 +22,11 @@ case "$base_url" in
   *) echo "serve.sh: OPENAI_BASE_URL=$base_url is not loopback; refusing" >&2; exit 2 ;;
 esac
 
+# HOME, the XDG dirs and TMPDIR (where Bun extracts its .so files) in a throwaway dir outside the
+# project (inside it, opencode's own session storage would be part of the project it tracks)
 home="$(mktemp -d -t leakbench-opencode-home.XXXXXX)"
-export HOME="$home" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
+mkdir -p "$home/tmp"
+export HOME="$home" TMPDIR="$home/tmp" XDG_CONFIG_HOME="$home/.config" XDG_DATA_HOME="$home/.local/share" \
   XDG_CACHE_HOME="$home/.cache" XDG_STATE_HOME="$home/.local/state"
 export OPENCODE_DISABLE_MODELS_FETCH=1 OPENCODE_DISABLE_AUTOUPDATE=1 OPENCODE_DISABLE_LSP_DOWNLOAD=1 \
   OPENCODE_DISABLE_SHARE=1 OPENCODE_DISABLE_DEFAULT_PLUGINS=1 OPENCODE_DISABLE_CLAUDE_CODE=1
@@ -48,7 +51,9 @@ JSON
 cd "$project"
 "$bin" serve --port "$port" --hostname 127.0.0.1 &
 server=$!
-# leakbench ends the run with SIGTERM to the process group; pass it on, then clean up
-trap 'kill -TERM "$server" 2>/dev/null; wait "$server"; rm -rf "$home"' EXIT
+# leakbench ends the run with SIGTERM to the process group and SIGKILL 5 s later: the server is killed
+# at once (its graceful exit can outlast the grace), so the throwaway dir is always removed
+# (no `wait` in the trap: bash may never return from it there; a killed process writes nothing more)
+trap 'kill -KILL "$server" 2>/dev/null; sleep 0.2; rm -rf "$home"' EXIT
 trap 'exit 143' TERM INT
 wait "$server"

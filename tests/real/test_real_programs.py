@@ -1,0 +1,98 @@
+"""The catalogue on the real programs: ralph, opencode and openclaw, installed from npm, judged by the CLI.
+
+Deselected by default (``real`` marker): ``pytest -m real tests/real -s`` installs
+them (examples/real/*/install.sh, npm registry only, about 3 GB) and runs each,
+printing the verdict, the growth per iteration on the judged metric and the wall
+time; docs/catalogue.md has the numbers. Every run is isolated from the network
+(``--isolate-network``) and must leave nothing running.
+
+openclaw's fix (PR 52731) is a 5-minute TTL sweep on a 60-second timer: its runs
+go under libfaketime with the wall clock 10x faster (``LEAKBENCH_CLOCK_RATE``,
+see examples/real/openclaw/node22), so the TTL passes in 30 s while timers keep
+real time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, processes_with
+
+pytestmark = [
+    pytest.mark.real,
+    pytest.mark.skipif(shutil.which("npm") is None, reason="the real programs install with npm"),
+]
+REAL = ROOT / "examples" / "real"
+SCENARIOS = ROOT / "examples" / "scenarios"
+
+
+def ours() -> list:
+    """The real programs' processes: by path, ralph's stand-in server, and openclaw (it renames itself)."""
+    return processes_with(str(REAL)) + processes_with("2147483647") + processes_with("openclaw-gateway")
+
+
+def install(program: str, *versions: str) -> None:
+    subprocess.run(["bash", str(REAL / program / "install.sh"), *versions], check=True, capture_output=True, timeout=1800)
+
+
+def leakbench_run(tmp_path, scenario, *args: str, env: dict[str, str] | None = None, timeout: float = 3600):
+    """The CLI in a subprocess; returns (exit code, summary, wall seconds)."""
+    results = tmp_path / f"results-{time.monotonic_ns()}"
+    cmd = [sys.executable, "-m", "leakbench", "run", str(scenario), f"--results={results}", "--isolate-network", *args]
+    before = {p.pid for p in ours()}
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path, env={**os.environ, **(env or {})})
+    wall = time.monotonic() - started
+    summaries = list(results.glob("*/summary.json"))
+    assert summaries, proc.stdout + proc.stderr
+    summary = json.loads(summaries[0].read_text())
+    growth = summary.get("growth_per_iteration")
+    print(f"\n{scenario.name} {' '.join(args[-3:])}: {summary['verdict']} on {summary['metric']}, "
+          f"{(growth or 0) / 1024:+.1f} KiB/iteration, {summary['iterations']} iterations, wall {wall:.0f} s")
+    left = [p for p in ours() if p.pid not in before]
+    assert not left, f"outlived the run: {left}"
+    return proc.returncode, summary, wall
+
+
+def test_ralph_0_1_3_is_caught(tmp_path):
+    install("ralph")
+    code, summary, _ = leakbench_run(tmp_path, SCENARIOS / "ralph.toml", "--pty", "--", "bash", str(REAL / "ralph" / "launch.sh"))
+    assert code == 1 and summary["verdict"] == "leak", summary["reason"]
+
+
+# Measured (docs/catalogue.md): 2026.4.10 grows on js_heap as fast as 2026.4.9 under this batch, about 2 MiB
+# per spawn, held by caches the PR does not touch (Ajv's compiled schemas, the plugin registry); the TTL
+# sweep's share is not visible beside it. The fix's row is expected to fail until a scenario isolates it.
+FIX_NOT_SEPARATED = pytest.mark.xfail(reason="2026.4.10 grows ~2 MiB/spawn too: the sweep's share is not separated yet")
+OPENCLAW = [("2026.4.9", "leak"), pytest.param("2026.4.10", "pass", marks=FIX_NOT_SEPARATED)]
+
+
+@pytest.mark.parametrize("version,expected", OPENCLAW)
+def test_openclaw_the_leaking_version_fails_and_the_fix_passes_every_time(tmp_path, version, expected):
+    install("openclaw", version)
+    node22, gateway = str(REAL / "openclaw" / "node22"), str(REAL / "openclaw" / "gateway.mjs")
+    verdicts = []
+    for _ in range(3):
+        code, summary, _ = leakbench_run(
+            tmp_path, REAL / "openclaw" / "batch.toml", "--drive", "openclaw", "--timeout", "300",
+            "--", node22, gateway, version, "{port}", env={"LEAKBENCH_CLOCK_RATE": "10"})
+        assert summary["metric"] == "js_heap", summary.get("metric_fallback")
+        verdicts.append(summary["verdict"])
+    assert verdicts == [expected] * 3
+
+
+@pytest.mark.parametrize("version", ["1.1.56", "1.18.33"])
+def test_opencode_rows_are_measured(tmp_path, version):
+    """No scenario here reproduces the 21 GB report; the rows are measured, not asserted (docs/catalogue.md)."""
+    install("opencode", version)
+    code, summary, _ = leakbench_run(
+        tmp_path, ROOT / "scenarios" / "opencode-churn.toml", "--iterations", "150", "--warmup", "50", "--drive", "opencode",
+        "--", "bash", str(REAL / "opencode" / "launch.sh"), version, "{port}")
+    assert code in (0, 1) and summary["verdict"] in ("pass", "leak"), summary["reason"]
