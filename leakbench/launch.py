@@ -9,12 +9,16 @@ stopped before the verdict is written.
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass
 
 from .config import RunConfig
 from .errors import LeakbenchError, TargetError
 from .mock import LoopbackServer, build_app
+from .mock.clock import Clock
+from .netns import isolated_network
 from .pacers import Pacer, pacer_for
 from .probes import probe_for
 from .probes.base import LaunchPlan
@@ -30,6 +34,16 @@ from .windows import MemrayProcess
 EXIT_GRACE = 2.0
 
 
+@dataclass
+class _Ending:
+    """How the target ended, for the verdict."""
+
+    completed: int | None = None
+    """Iterations it finished when more than were sampled: it exited right after its last unit's answer."""
+    own_exit: int | None = None
+    """The code it exited with by itself after the run (None: still running, stopped by leakbench)."""
+
+
 def run_process(config: RunConfig, signals: Signals) -> Outcome:
     probe = probe_for(config)
     assert isinstance(probe, ProcessProbe)
@@ -39,11 +53,12 @@ def run_process(config: RunConfig, signals: Signals) -> Outcome:
     if capture:
         run.watch(capture)
     status = reason = None
+    ending = _Ending()
     try:
         with ExitStack() as stack:
             try:
                 with signals.armed():
-                    _launch_and_wait(run, probe, pacer, capture, stack, signals)
+                    _launch_and_wait(run, probe, pacer, capture, stack, signals, ending)
             except Interrupted as why:
                 status, reason = "interrupted", f"interrupted by {why} after {max(0, run.recorder.last_iteration)} iterations"
             except TargetError as err:
@@ -54,15 +69,30 @@ def run_process(config: RunConfig, signals: Signals) -> Outcome:
         raise
     # The stack has unwound: the target is stopped before the verdict and results are written.
     with signals.shielded():
-        return run.finish(status, reason, target_error=reason if status == "error" else None)
+        if status is None and ending.own_exit and run.recorder.last_iteration >= run.iterations:
+            status, reason = "error", _crashed_at_the_end(run, ending.own_exit)
+        return run.finish(status, reason, target_error=reason if status == "error" else None, completed=ending.completed)
 
 
-def _launch_and_wait(run: Run, probe: ProcessProbe, pacer: Pacer, capture: MemrayProcess | None, stack: ExitStack, signals: Signals) -> None:
+def _crashed_at_the_end(run: Run, code: int) -> str:
+    """A target that failed after its last iteration did not pass, whatever its memory did; both are said."""
+    memory = run.recorder.verdict()
+    what = died(code) if code < 0 else f"exited with code {code}"
+    judged = "leak" if memory.leaked else "pass"
+    return f"target {what} after its last iteration (see {run.run_dir.path / TARGET_LOG}); memory alone: {judged}: {memory.reason}"
+
+
+def _launch_and_wait(
+    run: Run, probe: ProcessProbe, pacer: Pacer, capture: MemrayProcess | None, stack: ExitStack, signals: Signals, ending: _Ending
+) -> None:
     config = run.config
     workspace = stack.enter_context(scenario_workspace(config.scenario))
-    keys = KeyCollector(build_app(config.scenario, on_boundary=pacer.mock_boundary(run)), ignore={DUMMY_KEY})
+    app = build_app(config.scenario, on_boundary=pacer.mock_boundary(run))
+    keys = KeyCollector(app, ignore={DUMMY_KEY})
     stack.callback(lambda: run.secrets.update(keys.seen))  # keys the target sent the mock are redacted too
-    server = stack.enter_context(LoopbackServer(keys))
+    if config.isolate_network:  # before the mock: it, the target and the run's threads share the new loopback
+        stack.enter_context(isolated_network())
+    server = stack.enter_context(LoopbackServer(keys, config.mock_port or 0, flag="--mock-port"))
     run.summary.url = server.url
     plan = LaunchPlan(list(config.command), dict(config.env))
     for part in (capture, pacer, probe):
@@ -71,19 +101,23 @@ def _launch_and_wait(run: Run, probe: ProcessProbe, pacer: Pacer, capture: Memra
     env = target_env(server.url, workspace, config.scenario.iterations, plan.env)
     stack.enter_context(subreaper())
     with signals.shielded():  # a started target is always registered for cleanup
-        target = ProcessTarget(plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds)
-        stack.callback(_stop, run, probe, target)
+        target = ProcessTarget(plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds, pty=config.pty)
+        stack.callback(_stop, run, probe, target, ending)
     for started in plan.started:
         started()
     probe.attach(target.pid, target.tree, target.kill, run.run_dir.path / TARGET_LOG)
     run.start()
     stack.callback(pacer.close)
     pacer.start(run, lambda: target.poll() is None)
-    _wait(run, target)
+    ending.completed = _wait(run, target, app.state.clock)
 
 
-def _wait(run: Run, target: ProcessTarget) -> None:
-    """Until the scenario is done, the guard fires, the budget is spent, or the target fails."""
+def _wait(run: Run, target: ProcessTarget, clock: Clock) -> int | None:
+    """Until the scenario is done, the guard fires, the budget is spent, or the target fails.
+
+    Returns the iterations done when the target exited right after its last
+    unit's answer: they are all done, though the last was not sampled.
+    """
     iterations, timeout, recorder = run.iterations, run.config.timeout, run.recorder
     log = run.run_dir.path / TARGET_LOG
     while not run.done.wait(0.1):
@@ -93,8 +127,8 @@ def _wait(run: Run, target: ProcessTarget) -> None:
             if run.done.is_set():
                 break
             last = recorder.last_iteration
-            if code == 0 and last >= iterations - 1:
-                return  # ran its N units and stopped on its own
+            if code == 0 and last >= iterations - 1:  # ran its N units and stopped on its own
+                return iterations if clock.answered_units >= iterations else None
             if last < 0:
                 what = died(code) if code < 0 else f"exited with code {code}"
                 raise TargetError(f"target {what} before its first request to the mock (see {log})")
@@ -106,12 +140,17 @@ def _wait(run: Run, target: ProcessTarget) -> None:
             raise TargetError(f"target hung: no request for {timeout:g} s after iteration {recorder.last_iteration}")
     if run.failure is not None:
         raise run.failure
+    return None
 
 
-def _stop(run: Run, probe: ProcessProbe, target: ProcessTarget) -> None:
+def _stop(run: Run, probe: ProcessProbe, target: ProcessTarget, ending: _Ending) -> None:
     probe.stop()
-    graceful = run.done.is_set() and run.guard_rss is None and run.failure is None
-    run.summary.target_exit_code = target.stop(probe.descendants, wait_first=EXIT_GRACE if graceful else 0.0)
+    if run.done.is_set() and run.guard_rss is None and run.failure is None:
+        try:  # a target ending by itself after the final answer is given the time to, and its code is its own
+            ending.own_exit = target.popen.wait(timeout=EXIT_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+    run.summary.target_exit_code = target.stop(probe.descendants)
 
 
 def died(code: int) -> str:

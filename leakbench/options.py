@@ -98,6 +98,10 @@ def path(value: Any) -> Path:
     return Path(value)
 
 
+def port_number(value: Any) -> int:
+    return _whole(value, lambda n: 0 <= n <= 65535, "a port from 1 to 65535 (or 0 for any free port)")
+
+
 def one_of(*choices: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in choices:
@@ -201,10 +205,16 @@ OPTIONS: tuple[Option, ...] = (
             CLOCK, PROCESS, default=True),
     _choice("mock", ("respx", "loopback", "process"), "in-process callables: how the mock is served (default respx)",
             CLOCK, ("callable",)),
-    Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode); "
+    Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode, openclaw); "
            "{port} in the command is replaced by a free port", CLOCK, PROCESS, annotation="str | None", metavar="API"),
-    Option("drive_model", text, "with --drive opencode: the model each prompt names (default leakbench/mock)",
+    Option("drive_model", text, "with --drive: the model each prompt or spawn names (default leakbench/mock)",
            CLOCK, PROCESS, annotation="str | None", metavar="PROVIDER/MODEL"),
+    Option("mock_port", port_number, "port the mock listens on, on 127.0.0.1 (default: any free port)",
+           CLOCK, PROCESS, annotation="int | None", metavar="PORT"),
+    _switch("isolate_network", "the mock and the target in a network namespace of their own: loopback only "
+            "(needs root or user namespaces; exit 2 without)", CLOCK, PROCESS),
+    _switch("pty", "the target's stdin/stdout/stderr are a pseudo-terminal (TUI targets); its output still goes "
+            "to target.log", CLOCK, PROCESS),
     _switch("tracemalloc", "tracemalloc attribution of an in-process failure (on by default)", CLOCK, IN_PROCESS, default=True),
     _switch("memray", "capture allocations with memray: flamegraph.html and allocations.json", MEMRAY),
     _switch("memray_native", "with memray: native stacks too", MEMRAY),

@@ -137,6 +137,8 @@ class Summary:
     versions: dict[str, Any] = field(default_factory=dict)
     machine: dict[str, Any] = field(default_factory=dict)
     metric: str | None = None
+    metric_fallback: str | None = None
+    """Why the probe's own metric (a runtime's heap) was not judged and ``metric`` (RSS) was instead."""
     url: str | None = None
     # the verdict's numbers (analysis.Verdict)
     growth_per_iteration: float | None = None
@@ -153,6 +155,9 @@ class Summary:
     memray: dict[str, Any] | None = None
     memray_error: str | None = None
     attribution: str | None = None
+    heap_growth: list[dict[str, Any]] | None = None
+    """Constructors that grew at every heap snapshot of the window, with a retainer path (``heapsnap``)."""
+    heap_growth_error: str | None = None
     target_error: str | None = None
     iterations_done: int | None = None
     samples: int | None = None

@@ -12,6 +12,7 @@ uses a ``Run`` directly.
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
 
 from . import __version__
 from .config import RunConfig
@@ -173,6 +176,7 @@ class Run:
 
     def _open_windows(self) -> None:
         """Attribution and memray cover the measured window only: what iterations left behind."""
+        self.probe.begin_window()
         self._at_warmup = self.probe.windows(self.run_dir.path, exclude=[self, self.recorder])
         # Listed before they open: a window's own entry exists at both ends of what it counts.
         self._windows.extend((window, self.thresholds.warmup) for window in self._at_warmup)
@@ -181,11 +185,13 @@ class Run:
 
     # -- ending -------------------------------------------------------------------------
 
-    def finish(self, status: str | None = None, reason: str | None = None, *, target_error: str | None = None, exit_code: int | None = None) -> Outcome:
+    def finish(self, status: str | None = None, reason: str | None = None, *, target_error: str | None = None, exit_code: int | None = None, completed: int | None = None) -> Outcome:
         """The one way a run ends: judge, fold in the windows, write the summary. Idempotent.
 
         ``status`` None means "judge the samples"; ``error`` and ``interrupted``
-        keep the samples' numbers but not a verdict.
+        keep the samples' numbers but not a verdict. ``completed``: iterations
+        the target finished when more than were sampled (it exited right after
+        its last unit, before a sample after it could be taken).
         """
         with self._finish_lock:
             if self._outcome is not None:
@@ -196,6 +202,7 @@ class Run:
                 self._close_windows()
             self.probe.stop()
             self.progress.__exit__(None, None, None)
+            self._fall_back_if_unread()
             verdict = self.recorder.verdict()
             rule = verdict.rule
             if status is None and self.guard_rss is not None:
@@ -215,7 +222,7 @@ class Run:
             self.summary.update(**verdict.as_dict())
             self.summary.update(
                 verdict=status, rule=rule, reason=reason or "", target_error=target_error,
-                iterations_done=max(0, self.recorder.last_iteration), samples=self.recorder.count,
+                iterations_done=max(0, self.recorder.last_iteration, completed or 0), samples=self.recorder.count,
                 duration_s=round(time.monotonic() - self.recorder.started, 3),
                 exit_code=exit_code if exit_code is not None else EXIT_CODES[status],
             )
@@ -224,6 +231,24 @@ class Run:
             self.run_dir.close()
             self._outcome = Outcome(self.summary, self.run_dir.path, self.summary.exit_code)
             return self._outcome
+
+    def _fall_back_if_unread(self) -> None:
+        """A runtime's heap never read after the warm-up (no inspector, no gctrace line) is not judged as flat.
+
+        The probe's fallback (RSS) is judged instead, with one warning line and
+        ``metric_fallback`` in the summary: the run is never lost to a probe.
+        """
+        fallback, rec = self.probe.spec.fallback, self.recorder
+        if fallback is None or self.metric == fallback:
+            return
+        measured = rec.column(self.metric)[rec.iterations >= self.thresholds.warmup]
+        if not self.probe.degraded and (not len(measured) or not np.isnan(measured).all()):
+            return
+        why = f"{self.probe.fallback_reason()}: judged {fallback} instead"
+        print(f"leakbench: warning: {why}", file=sys.stderr)
+        self.metric = rec.metric = fallback
+        rec.peak_field = self.probe.spec.peak_for(fallback)
+        self.summary.update(metric=fallback, metric_fallback=why)
 
     def _close_windows(self) -> None:
         """Last opened, first closed: a memray tracker outlives tracemalloc's window, or reading it crashes.

@@ -25,6 +25,7 @@ import psutil
 
 from .errors import TargetError, UsageError
 from .mock.protocol import DUMMY_KEY as DUMMY_KEY  # re-exported: launch reads it from here
+from .terminal import Terminal
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -76,6 +77,7 @@ class ProcessTarget:
         env: dict[str, str],
         log_path: Path,
         pass_fds: Iterable[int] = (),
+        pty: bool = False,
     ):
         if not command:
             raise UsageError("no target command: put it after `--`, e.g. `leakbench run demo -- python agent.py`")
@@ -85,19 +87,17 @@ class ProcessTarget:
         self.command = command
         self._others = {c.pid for c in psutil.Process().children(recursive=True)}
         self._log = open(log_path, "wb")
+        self._terminal = Terminal(self._log) if pty else None  # --pty: a TUI's terminal, copied to the log
+        stdio = self._terminal.popen_args(env) if self._terminal else {"stdin": subprocess.DEVNULL, "stdout": self._log, "stderr": subprocess.STDOUT}
         try:
-            self.popen = subprocess.Popen(
-                command,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=tuple(pass_fds),
-            )
+            self.popen = subprocess.Popen(command, env=env, start_new_session=True, pass_fds=tuple(pass_fds), **stdio)
         except OSError as err:
+            if self._terminal:
+                self._terminal.close()
             self._log.close()
             raise UsageError(f"cannot start target {exe!r}: {err.strerror}") from None
+        if self._terminal:
+            self._terminal.started()
         self.pid = self.popen.pid
 
     def poll(self) -> int | None:
@@ -131,6 +131,8 @@ class ProcessTarget:
         except subprocess.TimeoutExpired:
             pass
         self.kill(procs)
+        if self._terminal:
+            self._terminal.close()
         self._log.close()
         return self.popen.returncode
 

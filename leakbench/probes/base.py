@@ -55,6 +55,9 @@ class Window(Protocol):
 
 class Probe:
     spec: ClassVar[ProbeSpec]
+    degraded: str | None = None
+    """Set by a runtime probe that lost its runtime during the run (a dropped socket): its metric is then
+    judged as never read (``spec.fallback``), since the part read before would hide a leak after."""
 
     def prepare(self, plan: LaunchPlan) -> None:
         """Amend a process target's launch; in-process probes have none."""
@@ -66,6 +69,9 @@ class Probe:
         (in-process): the last word before the process ends itself.
         """
 
+    def begin_window(self) -> None:
+        """The warm-up is over; the measured window starts at this boundary (before its windows open)."""
+
     def sample(self, i: int, exact: bool) -> Sample | None:
         """A boundary sample; None if the target cannot be read (gone). ``exact``: count objects too."""
         raise NotImplementedError
@@ -73,6 +79,10 @@ class Probe:
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
         """What attributes a failure over the measured window (nothing by default)."""
         return []
+
+    def fallback_reason(self) -> str:
+        """Why ``spec.metrics[0]`` was never read, when the run judges ``spec.fallback`` instead."""
+        return f"{self.spec.metrics[0]} was never read"
 
     def guard_reason(self, rss: int, limit: int, iteration: int) -> str:
         raise NotImplementedError

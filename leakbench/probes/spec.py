@@ -25,7 +25,12 @@ class ProbeSpec:
     on_request: tuple[str, ...] = ()
     """Exact counters recorded but judged only when asked for."""
     peak_field: str | None = None
-    """The watcher's peak between boundaries; it bounds ``metrics[0]`` only."""
+    """The watcher's peak between boundaries; it bounds ``peak_metric`` only."""
+    peak_metric: str | None = None
+    """The metric the peak bounds (RSS of the tree), if not ``metrics[0]`` (a runtime's heap is not bounded by it)."""
+    fallback: str | None = None
+    """The metric judged instead of ``metrics[0]`` when that was never read after the warm-up (a runtime
+    probe that got no answer: no inspector, no gctrace line); the run warns once and the summary says so."""
 
     @property
     def known_counters(self) -> tuple[str, ...]:
@@ -33,7 +38,7 @@ class ProbeSpec:
 
     def peak_for(self, metric: str) -> str | None:
         """The peak field that bounds ``metric``, if the watcher measures that metric."""
-        return self.peak_field if metric == self.metrics[0] else None
+        return self.peak_field if metric == (self.peak_metric or self.metrics[0]) else None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

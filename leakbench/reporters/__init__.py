@@ -14,6 +14,9 @@ from ..results import Summary
 
 def write_reports(run_dir: Path, summary: Summary) -> None:
     """Draw ``memory.png``; a plot that fails is recorded as ``plot_error``, never costs the verdict."""
+    from ..heapsnap.report import write_heap_growth
+
+    write_heap_growth(Path(run_dir), summary.heap_growth)
     try:
         from .plot import draw_memory
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..heapsnap.report import heap_growth_lines
 from ..results import Summary
 from ..units import format_size
 
@@ -100,7 +101,7 @@ class SummaryText:
         lines = memray_lines(self.summary.memray)
         if self.summary.attribution:
             lines.append(self.summary.attribution)
-        return lines
+        return lines + heap_growth_lines(self.summary.heap_growth, self.summary.heap_growth_error)
 
 
 def memray_lines(memray: dict[str, Any] | None) -> list[str]:

@@ -98,7 +98,7 @@ def test_precedence_marker_then_option_then_ini(pytester):
 
 def test_bad_metric_is_named_as_given_on_the_cli():
     with pytest.raises(UsageError, match=r"^--metric vms: expected one of rss_tree, rss, uss for a process target$"):
-        cli_config("--metric", "vms")
+        cli_config("--metric", "vms", "--no-runtime-probe")
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,10 @@ def test_a_probe_declares_a_judgeable_default_and_its_counters_among_its_fields(
     spec = probe_cls.spec
     assert spec.metrics and set(spec.metrics) <= set(spec.fields)
     assert set(spec.known_counters) <= set(spec.fields)
-    assert spec.peak_field in spec.fields and spec.peak_for(spec.metrics[0]) == spec.peak_field
-    assert all(spec.peak_for(m) is None for m in spec.metrics[1:])  # the watcher bounds the default only
+    bounded = spec.peak_metric or spec.metrics[0]  # RSS of the tree: a runtime's heap is not bounded by the watcher
+    assert spec.peak_field in spec.fields and spec.peak_for(bounded) == spec.peak_field
+    assert all(spec.peak_for(m) is None for m in spec.metrics if m != bounded)  # the watcher bounds one metric only
+    assert spec.fallback is None or spec.fallback in spec.metrics[1:]
 
 
 def test_the_process_probe_reads_a_real_process_tree_with_its_declared_fields():

@@ -89,8 +89,8 @@ def test_bad_scenario_file(tmp_path, capsys, text, says):
         (["--per-iteration", "1 parsec"], "--per-iteration: cannot read size '1 parsec'"),
         (["--timeout", "0"], "--timeout: expected a number above 0"),
         (["--clock", "sundial"], "--clock: invalid choice"),
-        (["--counters", "fds,handles"], "--counters fds,handles: handles is not counted for a process target; expected some of fds,children,threads (or none)"),
-        (["--metric", "vms"], "--metric vms: expected one of rss_tree, rss, uss for a process target"),
+        (["--counters", "fds,handles", "--no-runtime-probe"], "--counters fds,handles: handles is not counted for a process target; expected some of fds,children,threads (or none)"),
+        (["--metric", "vms", "--no-runtime-probe"], "--metric vms: expected one of rss_tree, rss, uss for a process target"),
         (["--json", "no-such-dir/summary.json"], "--json no-such-dir/summary.json: directory no-such-dir does not exist"),
     ],
 )
