@@ -66,6 +66,9 @@ class Probe:
         (in-process): the last word before the process ends itself.
         """
 
+    def begin_window(self) -> None:
+        """The warm-up is over; the measured window starts at this boundary (before its windows open)."""
+
     def sample(self, i: int, exact: bool) -> Sample | None:
         """A boundary sample; None if the target cannot be read (gone). ``exact``: count objects too."""
         raise NotImplementedError

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import sys
 import threading
 import tracemalloc
@@ -13,6 +12,7 @@ from typing import Any, Callable
 import psutil
 
 from .base import GuardHandler, Probe, Sample, Window
+from .pyheap import Freezer, collect, gc_object_count
 from .spec import ProbeSpec
 from .watcher import GuardTripped, SelfWatcher, raise_in_thread
 
@@ -20,31 +20,22 @@ Quiet = Callable[[], AbstractContextManager[None]]
 
 
 class InProcessProbe(Probe):
-    """Readings after collecting young garbage, as CPython's refleak hunter does.
+    """Memory still reachable after a full collection, as CPython's refleak hunter reads it (see ``pyheap``).
 
-    Young garbage is collected first, so that blocks and object counts move
-    only for memory that is still reachable: what a leak is. Not a full
-    collection: it empties the interpreter's free lists and runs finalizers,
-    and the counts then move by a block or two from one sample to the next,
-    which breaks the every-iteration rule both ways. Objects are counted only
-    at the boundaries the counter rule reads (``exact``): a count walks the
-    whole heap, tens of milliseconds for a few hundred thousand objects.
+    The heap is frozen at the run's start and again at the end of the
+    warm-up, so each boundary's full collection and object count walk only
+    what the measured window made. Nothing read here outlives the sample.
 
     The guard cannot kill this process's target without killing the harness:
     it raises ``GuardTripped`` in the measured thread, and past a hard limit
     ends the process (see ``SelfWatcher``).
     """
 
-    # ``blocks`` is recorded but judged only on request: bounded caches of the
-    # interpreter and of libraries (httpx's URL parsing, pydantic's generic types
-    # under the anthropic SDK) fill by one to seven blocks per iteration for 200 to
-    # 1200 iterations, which the every-iteration rule cannot tell from a leak.
     spec = ProbeSpec(
         kind="inprocess",
         fields=("rss", "blocks", "gc_objects", "traced", "fds", "threads", "peak"),
         metrics=("rss", "blocks", "traced"),
-        counters=("gc_objects", "fds", "threads"),
-        on_request=("blocks",),
+        counters=("blocks", "gc_objects", "fds", "threads"),
         peak_field="peak",
     )
 
@@ -56,25 +47,30 @@ class InProcessProbe(Probe):
         self.proc = psutil.Process()
         self.thread_id = threading.get_ident()
         self.watcher: SelfWatcher | None = None
+        self.freezer = Freezer()
 
     def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
         def guard(rss: int) -> None:
             on_guard(rss)
             raise_in_thread(self.thread_id, GuardTripped)
 
+        self.freezer.freeze()
         self.watcher = SelfWatcher(limit, guard, on_hard_limit)
         self.watcher.start()
 
+    def begin_window(self) -> None:
+        """The warm-up is over: what it built is frozen, out of every later collection and count."""
+        self.freezer.freeze()
+
     def sample(self, i: int, exact: bool = False) -> Sample:
         busy = self.watcher.busy if self.watcher else nullcontext()
-        with busy, self.quiet() if exact else nullcontext():
-            gc.collect(1)
+        with busy, self.quiet():
+            collect()
             blocks = sys.getallocatedblocks()
-            objects = len(gc.get_objects()) if exact else None
             sample = {
                 "rss": self.proc.memory_info().rss,
                 "blocks": blocks,
-                "gc_objects": objects,
+                "gc_objects": gc_object_count(),
                 "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
                 "fds": self.proc.num_fds(),
                 "threads": threading.active_count(),
@@ -99,3 +95,4 @@ class InProcessProbe(Probe):
     def stop(self) -> None:
         if self.watcher:
             self.watcher.stop()
+        self.freezer.unfreeze()
