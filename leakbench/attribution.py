@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from leakbench.probes.pyheap import every_object
 from leakbench.units import format_size
 
 _LEAKBENCH_DIR = str(Path(__file__).resolve().parent) + os.sep
@@ -176,7 +177,7 @@ class TypeCounts:
         # A plain dict, filled here, so that tracemalloc blames the counting on this file (filtered out).
         gc.collect()
         skip = _reachable_ids([self, *self._exclude])
-        objects = gc.get_objects()
+        objects = every_object()
         skip.add(id(objects))
         counts: dict[str, int] = {}
         for obj in objects:
