@@ -137,6 +137,8 @@ class Option:
     scenario_key: bool = False
     """Overrides the scenario's key of the same name instead of being a RunConfig field."""
     marker: bool = True
+    cli: bool = True
+    """``leakbench run`` has it as a flag (its scenario is an argument there, not an option)."""
 
     @property
     def flag(self) -> str:
@@ -199,8 +201,11 @@ OPTIONS: tuple[Option, ...] = (
     _switch("runtime_probe", "process targets: judge RSS only, without the runtime's own heap (Node inspector, "
             "Python probe, Go gctrace), which is read by default when the target's runtime is detected",
             CLOCK, PROCESS, default=True),
-    _choice("mock", ("respx", "loopback", "process"), "in-process callables: how the mock is served (default respx)",
-            CLOCK, ("callable",)),
+    _choice("mock", ("respx", "loopback", "process"), "in-process: how the mock is served: respx in this process "
+            "(httpx clients; the default for --target), a loopback server in a thread (any client; the default for "
+            "leak_mock), or a separate process", CLOCK, IN_PROCESS),
+    Option("scenario", text, "pytest loops: the scenario the leak_mock fixture serves, a built-in name or a TOML file "
+           "(default tool-calls)", CLOCK, ("loop",), annotation="str | None", metavar="NAME", scenario_key=True, cli=False),
     Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode); "
            "{port} in the command is replaced by a free port", CLOCK, PROCESS, annotation="str | None", metavar="API"),
     Option("drive_model", text, "with --drive opencode: the model each prompt names (default leakbench/mock)",
@@ -332,6 +337,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Every option as a flag of ``leakbench run``, by group; one not given is absent from the namespace."""
     groups: dict[str, Any] = {}
     for option in OPTIONS:
+        if not option.cli:
+            continue
         if option.group not in groups:
             groups[option.group] = parser.add_argument_group(option.group)
         group = groups[option.group]
@@ -350,7 +357,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def given_from_args(args: argparse.Namespace) -> Given:
     given = Given()
     for option in OPTIONS:
-        if hasattr(args, option.name):
+        if option.cli and hasattr(args, option.name):
             value = getattr(args, option.name)
             given.values[option.name] = value
             given.origins[option.name] = Origin("cli", option.name, True if option.is_switch else value)
