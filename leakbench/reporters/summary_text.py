@@ -98,6 +98,8 @@ class SummaryText:
     def details(self) -> list[str]:
         """What the capture and the attribution add, after the figures."""
         lines = memray_lines(self.summary.memray)
+        if self.summary.memray_error:
+            lines.append(f"memray: {self.summary.memray_error}")
         if self.summary.attribution:
             lines.append(self.summary.attribution)
         return lines
