@@ -239,3 +239,13 @@ def test_growth_report_sets_rss_beside_the_capture():
     seen = growth_report(memray_part, rss_growth_per_iteration=110_000.0)
     assert seen["warnings"] == [] and seen["rss_growth_per_iteration"] == 110_000.0
     assert memray_part["warnings"] == []  # the input is left alone
+
+
+def test_a_guard_kill_keeps_the_capture(leakbench):
+    """The guard gives a memray target a second to write its capture before SIGKILL."""
+    r = leakbench("run", "tool-calls", "--iterations", "200", "--warmup", "10", "--rss-limit", "300MB", "--memray", "--no-progress",
+                  "--name", "guard", "--", sys.executable, str(TARGETS / "agent.py"), "--runaway-after", "20", "--runaway-step", "2MB",
+                  name="guard")
+    s = r.summary
+    assert s["verdict"] == "leak" and s["rule"] == "guard", r.proc.stdout
+    assert s["memray"]["top"][0]["function"] == "main", s.get("memray_error") or s["memray"]["top"][:3]
