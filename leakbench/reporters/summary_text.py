@@ -61,6 +61,9 @@ class SummaryText:
         s = self.summary
         scenario = s.scenario or {}
         interval = f"  ({self.interval})" if self.interval else ""
+        if s.stopped_early_at is not None and s.growth_per_iteration is not None:
+            # Not the rate of a full run: the first iterations after warm-up often grow fastest.
+            interval += f"  over iterations {s.warmup} to {s.stopped_early_at} only (stopped early)"
         return [
             ("scenario", f"{scenario.get('name')} ({str(scenario.get('hash') or '')[:12]})"),
             ("iterations", f"{s.iterations_done} of {s.iterations} (warm-up {s.warmup})"),

@@ -141,7 +141,7 @@ def test_compare_says_pass_to_leak_with_an_arrow_in_the_terminal_and_markdown(tm
     assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "head")]) == 1
     for text in (capsys.readouterr().out, step_summary.read_text()):
         row = next(line for line in text.splitlines() if "test_app" in line)
-        assert "verdict pass -> leak" in row and "&gt;" not in row
+        assert "**regressed**" in row and "pass -> leak" in row and "&gt;" not in row
 
 
 def test_a_tag_like_name_stays_escaped_for_github():
@@ -207,5 +207,5 @@ def test_loop(leak):
     row = next(line for line in result.stdout.lines if line.startswith("test_loop.py::test_loop "))
     assert row.endswith(("leak (slope)", "leak (peak)"))
     out = result.stdout.str()
-    assert "compared with baseline" in out and "verdict pass -> leak" in out
+    assert "compared with baseline" in out and "pass -> leak" in out
     assert result.ret == 1
