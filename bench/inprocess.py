@@ -11,10 +11,11 @@ Sections (each can be run alone with ``--only NAME``):
 - ``truth``: a clean loop churning 1 MB per call: its RSS and blocks slopes
   bare (a full ``gc.collect()`` at each iteration, nothing of leakbench
   imported) beside the same loop under leakbench.
-- ``sdk``: the openai and anthropic SDK agent loops in-process (mock on
-  loopback: both SDKs use httpx2, which respx cannot intercept) and a plain
-  httpx loop (respx), ``--runs`` times each at default thresholds and
-  counters: how many pass.
+- ``sdk``: the openai and anthropic SDK agent loops in-process (the mock in
+  its own process: both SDKs use httpx2, which respx cannot intercept, and a
+  loopback mock in a thread of the measured process keeps its own objects
+  there) and a plain httpx loop (respx), ``--runs`` times each at default
+  thresholds and counters: how many pass.
 
 Absolute numbers depend on the machine and its load; read the ratios.
 """
@@ -131,8 +132,8 @@ def truth(out: Path, iterations: int = 1000) -> dict:
 
 
 SDK_LOOPS = {
-    "openai": ("tool-calls", "examples.clients.openai_agent:one_turn", "loopback"),
-    "anthropic": (str(ROOT / "examples" / "scenarios" / "tool-calls-anthropic.toml"), "examples.clients.anthropic_agent:one_turn", "loopback"),
+    "openai": ("tool-calls", "examples.clients.openai_agent:one_turn", "process"),
+    "anthropic": (str(ROOT / "examples" / "scenarios" / "tool-calls-anthropic.toml"), "examples.clients.anthropic_agent:one_turn", "process"),
     "httpx": ("tool-calls", "bench.targets.inproc:httpx_turn", "respx"),
 }
 

@@ -202,8 +202,8 @@ OPTIONS: tuple[Option, ...] = (
             "Python probe, Go gctrace), which is read by default when the target's runtime is detected",
             CLOCK, PROCESS, default=True),
     _choice("mock", ("respx", "loopback", "process"), "in-process: how the mock is served: respx in this process "
-            "(httpx clients; the default for --target), a loopback server in a thread (any client; the default for "
-            "leak_mock), or a separate process", CLOCK, IN_PROCESS),
+            "(httpx clients; the default for --target), a loopback server in a thread, or a separate process (any "
+            "client, nothing of the mock in the measured heap; the default for leak_mock)", CLOCK, IN_PROCESS),
     Option("scenario", text, "pytest loops: the scenario the leak_mock fixture serves, a built-in name or a TOML file "
            "(default tool-calls)", CLOCK, ("loop",), annotation="str | None", metavar="NAME", scenario_key=True, cli=False),
     Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode); "

@@ -197,11 +197,13 @@ class LeakMock:
 def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     """The mock serving the test's scenario (``scenario=`` on the marker, ``--leak-scenario``; default tool-calls).
 
-    Served as ``mock=`` says (``--leak-mock``): a loopback server in a thread
-    (default: it answers any client, and the openai 3.x and anthropic 2.x SDKs
-    use httpx2, which respx cannot intercept), respx (httpx clients, no socket),
-    or a separate process, whose allocations are then not this test's. Set up
-    before the loop, so that what it builds is there at every sample.
+    Served as ``mock=`` says (``--leak-mock``): from a separate process
+    (default: it answers any client, the openai 3.x and anthropic 2.x SDKs use
+    httpx2, which respx cannot intercept, and the mock's own objects stay out of
+    the measured heap), by respx (httpx clients, no socket, the mock in this
+    heap but held still while objects are counted), or from a loopback server
+    in a thread (its keep-alive timers and connections are counted with the
+    test's: the counters may fire on them).
     """
     import httpx
 
@@ -213,7 +215,7 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
         scenario = load_scenario(given.values.get("scenario", "tool-calls"), iterations=given.values.get("iterations"))
     except LeakbenchError as err:
         pytest.fail(f"leakbench: {err}", pytrace=False)
-    transport = given.values.get("mock", "loopback")
+    transport = given.values.get("mock", "process")
     with serve_mock(scenario, transport) as (url, quiet), httpx.Client(base_url=url, timeout=60) as client:
         leak.quiet = quiet
         yield LeakMock(url, scenario, transport, client)

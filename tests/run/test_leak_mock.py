@@ -52,7 +52,7 @@ def test_the_openai_sdk_in_a_loop_passes_clean_and_fails_keeping_its_replies(pyt
     assert leaky["rule"] == "counter" and leaky["counters"]["gc_objects"]["fired"], leaky["counters"]
 
 
-def test_the_anthropic_sdk_over_loopback_with_the_scenario_from_the_marker(pytester):
+def test_the_anthropic_sdk_with_the_scenario_from_the_marker(pytester):
     pytester.makepyfile(f"""
 import anthropic
 import pytest
@@ -85,7 +85,7 @@ def test_an_unknown_scenario_is_one_line(pytester):
     pytester.makepyfile("""
 import pytest
 
-@pytest.mark.leak(scenario="no-such-scenario", mock="process")
+@pytest.mark.leak(scenario="no-such-scenario")
 def test_x(leak, leak_mock):
     pass
 """)
