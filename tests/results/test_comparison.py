@@ -204,3 +204,38 @@ def test_an_early_stopped_run_is_compared_over_the_iterations_both_measured(tmp_
     assert c.word == REGRESSED and "both over iterations 10 to 40" in c.reason and "head stopped early" in c.reason
     assert c.head.window == c.base.window == "iterations 10 to 40"
     assert 15 < c.ratio < 25
+
+
+VALIDATED: list = []
+
+
+def keep_validated(adapter, fixed: bool) -> None:
+    """The code under test: it keeps what a dependency (pydantic) built for it."""
+    VALIDATED.append(adapter.validate_python([{"name": "x" * 50, "size": i} for i in range(20)]))
+    if fixed:
+        del VALIDATED[:-1]
+
+
+def test_the_diff_of_a_leak_through_a_dependency_names_the_package_and_the_caller(tmp_path):
+    from pydantic import BaseModel, TypeAdapter
+
+    from leakbench.reporters.markdown import diff_markdown
+
+    class Item(BaseModel):
+        name: str
+        size: int
+
+    adapter = TypeAdapter(list[Item])
+    sides = {}
+    for fixed in (True, False):
+        for _ in range(3):
+            keep_validated(adapter, fixed)
+        with MemrayWindow(tmp_path / str(fixed)) as window:
+            for _ in range(30):
+                keep_validated(adapter, fixed)
+            window.stop(30)
+        VALIDATED.clear()
+        sides[fixed] = load_allocations(tmp_path / str(fixed))
+    table = diff_markdown(diff_allocations(sides[True], sides[False]))
+    row = next(line for line in table.splitlines() if "pydantic/" in line)
+    assert "`keep_validated` " in row and "test_comparison.py" in row, table
