@@ -139,14 +139,18 @@ SDK_LOOPS = {
 
 
 def sdk(out: Path, runs: int, iterations: int) -> dict:
-    found = {}
-    for name, (scenario, target, mock) in SDK_LOOPS.items():
-        verdicts = []
-        for k in range(runs):
+    """Round-robin over the loops, each run printed as it ends: a partial run of the bench still says something."""
+    found = {name: {"runs": 0, "iterations": iterations, "passed": 0, "verdicts": []} for name in SDK_LOOPS}
+    for k in range(runs):
+        for name, (scenario, target, mock) in SDK_LOOPS.items():
             run = leakbench_run(f"sdk-{name}-{k}", out, scenario, "--iterations", str(iterations), "--mock", mock, "--target", target)
             s = run["summary"]
-            verdicts.append((s["verdict"], s.get("rule"), s.get("growth_per_iteration")))
-        found[name] = {"runs": runs, "iterations": iterations, "passed": sum(v[0] == "pass" for v in verdicts), "verdicts": verdicts}
+            verdict = (s["verdict"], s.get("rule"), s.get("growth_per_iteration"))
+            r = found[name]
+            r["runs"] += 1
+            r["passed"] += verdict[0] == "pass"
+            r["verdicts"].append(verdict)
+            print(f"  {name} run {k + 1}: {verdict[0]}" + (f" ({verdict[1]}: {s.get('reason')})" if verdict[0] != "pass" else ""), flush=True)
     return found
 
 
