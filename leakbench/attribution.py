@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakbench.probes.pyheap import every_object
 from leakbench.units import format_size
 
 _LEAKBENCH_DIR = str(Path(__file__).resolve().parent) + os.sep
@@ -138,6 +137,22 @@ class TracemallocWindow:
             LineGrowth(file, line, size, count, size / divisor, linecache.getline(file, line).strip())
             for file, line, size, count in self._rows[:limit]
         ]
+
+
+def every_object() -> list[object]:
+    """Every object the collector tracks, frozen ones included (a run freezes the heap: see ``probes/pyheap``).
+
+    Only at a window's edges: it lists the whole heap. Stdlib only, as this
+    module is also loaded inside Python targets that may lack leakbench's
+    dependencies.
+    """
+    if not gc.get_freeze_count():
+        return gc.get_objects()
+    gc.unfreeze()
+    try:
+        return gc.get_objects()
+    finally:
+        gc.freeze()
 
 
 class TypeCounts:

@@ -62,17 +62,6 @@ def collect() -> None:
     gc.collect()
 
 
-def every_object() -> list[object]:
-    """Every object the collector tracks, frozen ones included: for attribution at a window's edges only."""
-    if not gc.get_freeze_count():
-        return gc.get_objects()
-    gc.unfreeze()
-    try:
-        return gc.get_objects()
-    finally:
-        gc.freeze()
-
-
 class Heap:
     """This process's heap as a run measures it: frozen between exact boundaries, thawed for them.
 
