@@ -211,6 +211,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("drive_model", text, "with --drive opencode: the model each prompt names (default leakbench/mock)",
            CLOCK, PROCESS, annotation="str | None", metavar="PROVIDER/MODEL"),
     _switch("tracemalloc", "tracemalloc attribution of an in-process failure (on by default)", CLOCK, IN_PROCESS, default=True),
+    _switch("heap_snapshots", "Node targets: V8 heap snapshots over the measured window, analysed when the run fails "
+            "(on by default; they cost up to 2x wall time on a short run)", MEMRAY, PROCESS, default=True),
     _switch("memray", "capture allocations with memray: flamegraph.html and allocations.json", MEMRAY),
     _switch("memray_native", "with memray: native stacks too", MEMRAY),
     Option("results", path, "results root (default ./results)", OUTPUT, default=Path("results"), annotation="Path",
