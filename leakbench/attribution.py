@@ -139,6 +139,22 @@ class TracemallocWindow:
         ]
 
 
+def every_object() -> list[object]:
+    """Every object the collector tracks, frozen ones included (a run freezes the heap: see ``probes/pyheap``).
+
+    Only at a window's edges: it lists the whole heap. Stdlib only, as this
+    module is also loaded inside Python targets that may lack leakbench's
+    dependencies.
+    """
+    if not gc.get_freeze_count():
+        return gc.get_objects()
+    gc.unfreeze()
+    try:
+        return gc.get_objects()
+    finally:
+        gc.freeze()
+
+
 class TypeCounts:
     """gc object counts by type at the start and end of the window.
 
@@ -176,7 +192,7 @@ class TypeCounts:
         # A plain dict, filled here, so that tracemalloc blames the counting on this file (filtered out).
         gc.collect()
         skip = _reachable_ids([self, *self._exclude])
-        objects = gc.get_objects()
+        objects = every_object()
         skip.add(id(objects))
         counts: dict[str, int] = {}
         for obj in objects:

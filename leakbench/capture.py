@@ -138,10 +138,11 @@ def wrap_command(command: list[str], capture_file: Path, native: bool) -> tuple[
         raise UsageError("no command to run under memray")
     python, interpreter_options, target = _split_python(command)
     _check_memray_in(python)
-    memray_run = [python, *interpreter_options, "-m", "memray", "run", "--quiet", "--force", "--aggregate", "--follow-fork"]
-    if native:
-        memray_run.append("--native")
-    return [*memray_run, "-o", os.fspath(capture_file), *target], {"PYTHONMALLOC": "malloc"}
+    if not target:
+        raise UsageError("no Python program to run under memray: give a script, -m module or -c code after the interpreter")
+    shim = Path(__file__).with_name("memray_shim.py")  # memray run, but it writes its capture when stopped early
+    capture_file.unlink(missing_ok=True)
+    return [python, *interpreter_options, os.fspath(shim), os.fspath(capture_file), "1" if native else "0", *target], {"PYTHONMALLOC": "malloc"}
 
 
 def finish_process_capture(capture_file: Path, results_dir: Path, iterations: int) -> dict[str, Any]:

@@ -11,12 +11,17 @@ When a run counts as regressed (the asv approach: statistically different
 2. ``not comparable``: the scenario hash or the measured metric differs, or a
    side has no growth figure (error, interrupted): numbers of different
    experiments say nothing about the code.
-3. A verdict change decides first: pass -> leak is ``regressed``, leak -> pass
-   is ``improved``.
+3. When a side stopped early (budget spent, guard), both growths are fitted
+   again from ``samples.jsonl`` over the iterations both runs measured, and
+   the reason says which: a leak caught after 160 iterations reports the
+   growth of those 160 (often inflated by start-up), and set against a full
+   clean run's it gave ratios of 108x.
 4. ``regressed`` when head's growth interval lies wholly above base's
    (``head.low > base.high``), head grew by more than ``min_delta`` per
    iteration, and by more than ``factor`` times base's growth (any increase
    counts as a factor when base did not grow). ``improved`` is the mirror.
+   A verdict that flipped is shown in its own column, never a word by itself:
+   a run near its threshold flips with noise.
 5. Otherwise ``unchanged``: within noise, or too small to matter.
 
 A run without an interval is taken as the point it reports.
@@ -86,6 +91,9 @@ class RunFigures:
     metric: str | None
     scenario_hash: str | None
     iterations_done: int | None
+    stopped_early: bool = False
+    window: str | None = None
+    """``iterations 20 to 160``: set when the growth was fitted again over a window both runs measured."""
 
     @classmethod
     def from_summary(cls, summary: Summary) -> RunFigures:
@@ -99,6 +107,8 @@ class RunFigures:
             metric=summary.metric,
             scenario_hash=(summary.scenario or {}).get("hash"),
             iterations_done=summary.iterations_done,
+            stopped_early=summary.stopped_early_at is not None
+            or (summary.iterations_done is not None and summary.iterations is not None and summary.iterations_done < summary.iterations),
         )
 
 
@@ -161,10 +171,10 @@ def compare_trees(
     """
     base_root, head_root = Path(base_root), Path(head_root)
     if (base_root / SUMMARY).is_file() and (head_root / SUMMARY).is_file():
-        return [compare_run(head_root.name, Summary.load(base_root), Summary.load(head_root), factor, min_delta)]
+        return [compare_run(head_root.name, Summary.load(base_root), Summary.load(head_root), factor, min_delta, (base_root, head_root))]
     base_runs, head_runs = _runs(base_root), _runs(head_root)
     comparisons = [
-        compare_run(name, base_runs.get(name), head_runs.get(name), factor, min_delta)
+        compare_run(name, base_runs.get(name), head_runs.get(name), factor, min_delta, (base_root / name, head_root / name))
         for name in base_runs.keys() | head_runs.keys()
     ]
     return sorted(comparisons, key=lambda c: (WORDS.index(c.word), c.name))
@@ -176,8 +186,9 @@ def compare_run(
     head: Summary | None,
     factor: float = FACTOR,
     min_delta: float = MIN_DELTA,
+    dirs: tuple[Path, Path] | None = None,
 ) -> Comparison:
-    """One run's word, from its two summaries (either may be missing)."""
+    """One run's word, from its two summaries (either may be missing) and, given ``dirs``, their samples."""
     b = RunFigures.from_summary(base) if base is not None else None
     h = RunFigures.from_summary(head) if head is not None else None
     if b is None or h is None:
@@ -186,18 +197,49 @@ def compare_run(
         return Comparison(name, NOT_COMPARABLE, "scenario changed (hash differs)", b, h)
     if b.metric != h.metric:
         return Comparison(name, NOT_COMPARABLE, f"measured {b.metric} before, {h.metric} now", b, h)
-    if (b.verdict, h.verdict) == ("pass", "leak"):
-        return Comparison(name, REGRESSED, "verdict pass -> leak", b, h)
-    if (b.verdict, h.verdict) == ("leak", "pass"):
-        return Comparison(name, IMPROVED, "verdict leak -> pass", b, h)
     if b.growth is None or h.growth is None:
         side = "base" if b.growth is None else "head"
         return Comparison(name, NOT_COMPARABLE, f"no growth figure in {side} (verdict {(b if side == 'base' else h).verdict})", b, h)
+    note = ""
+    if (b.stopped_early or h.stopped_early) and dirs is not None:
+        b, h, note = _over_common_window(b, h, *dirs)
     if _worse(b, h, factor, min_delta):
-        return Comparison(name, REGRESSED, f"growth rose beyond noise by more than {factor:g}x", b, h)
+        return Comparison(name, REGRESSED, f"growth rose beyond noise by more than {factor:g}x{note}", b, h)
     if _worse(h, b, factor, min_delta):
-        return Comparison(name, IMPROVED, f"growth fell beyond noise by more than {factor:g}x", b, h)
-    return Comparison(name, UNCHANGED, "within noise" if _overlap(b, h) else "change too small to matter", b, h)
+        return Comparison(name, IMPROVED, f"growth fell beyond noise by more than {factor:g}x{note}", b, h)
+    return Comparison(name, UNCHANGED, ("within noise" if _overlap(b, h) else "change too small to matter") + note, b, h)
+
+
+def _over_common_window(b: RunFigures, h: RunFigures, base_dir: Path, head_dir: Path) -> tuple[RunFigures, RunFigures, str]:
+    """Both growths fitted again over the iterations both runs measured after both warm-ups."""
+    from dataclasses import replace
+
+    from .analysis import MIN_FIT_POINTS, fit
+
+    try:
+        base_summary, head_summary = Summary.load(base_dir), Summary.load(head_dir)
+        series = [_series(d, b.metric or "") for d in (base_dir, head_dir)]
+    except (UsageError, OSError, ValueError):
+        return b, h, " (a side stopped early and its samples cannot be read: growth over unequal windows)"
+    start = max(base_summary.warmup or 0, head_summary.warmup or 0)
+    end = min(max(xs) for xs, _ in series if xs) if all(xs for xs, _ in series) else start
+    fitted = []
+    for xs, ys in series:
+        kept = [(x, y) for x, y in zip(xs, ys) if start <= x <= end]
+        if len(kept) < MIN_FIT_POINTS:
+            return b, h, f" (too few iterations measured by both, {start} to {end}: growth over unequal windows)"
+        fitted.append(fit([x for x, _ in kept], [y for _, y in kept]))
+    window = f"iterations {start} to {end}"
+    (bg, _, bl, bh), (hg, _, hl, hh) = fitted
+    return (replace(b, growth=bg, low=bl, high=bh, window=window), replace(h, growth=hg, low=hl, high=hh, window=window),
+            f"; both over {window}, which both runs measured ({'head' if h.stopped_early else 'base'} stopped early)")
+
+
+def _series(run_dir: Path, metric: str) -> tuple[list[int], list[float]]:
+    from .results import read_samples
+
+    rows = [row for row in read_samples(run_dir) if row.get(metric) is not None]
+    return [row["i"] for row in rows], [float(row[metric]) for row in rows]
 
 
 def _worse(before: RunFigures, after: RunFigures, factor: float, min_delta: float) -> bool:

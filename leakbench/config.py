@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .analysis import Thresholds, default_warmup
 from .errors import UsageError
-from .options import CONFIG_OPTIONS, KIND_NAME, KIND_NAMES, Given, Kind, Origin
+from .options import CONFIG_OPTIONS, KIND_NAME, KIND_NAMES, OPTIONS, Given, Kind, Origin
 from .units import parse_size
 
 if TYPE_CHECKING:
@@ -119,8 +119,8 @@ class _RunConfigBase:
     def _check_applies(self) -> None:
         """An option given for a target it does not apply to is refused, even at its default (``--mock respx``)."""
         kind = self.target_kind
-        for option in CONFIG_OPTIONS:
-            given = option.name in self.origins or getattr(self, option.name) != option.default
+        for option in OPTIONS:
+            given = option.name in self.origins or (not option.scenario_key and getattr(self, option.name) != option.default)
             if given and kind not in option.kinds:
                 applies = " and ".join(KIND_NAMES[k] for k in option.kinds)
                 raise UsageError(f"{self.show(option.name)}: applies to {applies} only, not to {KIND_NAME[kind]}")

@@ -9,7 +9,7 @@ with everything measured so far kept.
 from __future__ import annotations
 
 import asyncio
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Callable, Iterator
 
 from .config import RunConfig
@@ -60,31 +60,39 @@ def run_callable(config: RunConfig, signals: Signals) -> Outcome:
 
 
 @contextmanager
-def mock_for(config: RunConfig, asynchronous: bool) -> Iterator[tuple[str, Any, Quiet]]:
-    """The mock for an in-process target, an httpx client pointed at it, and how to hold the mock still.
+def serve_mock(scenario: Any, transport: str) -> Iterator[tuple[str, Quiet]]:
+    """The mock of ``scenario`` for code in this process: its URL, and how to hold it still while objects are counted.
 
     respx (default) answers httpx in this process with no socket; ``loopback``
     serves it from a thread over a real socket (for non-httpx clients);
     ``process`` serves it from a separate process so its allocations are not
     counted as the target's.
     """
-    import httpx
-
     from .mock import LoopbackServer, MockProcess, build_app, mock_httpx
 
-    with ExitStack() as stack:
-        quiet: Quiet = nullcontext
-        if config.mock == "respx":
-            url = INPROCESS_URL
-            quiet = stack.enter_context(mock_httpx(build_app(config.scenario), url)).quiet
-        elif config.mock == "loopback":
-            url = stack.enter_context(LoopbackServer(build_app(config.scenario))).url
-        elif config.mock == "process":
-            url = stack.enter_context(MockProcess(config.scenario)).url  # overrides (--iterations) travel too
-        else:
-            raise UsageError(f"--mock {config.mock!r}: expected respx, loopback or process")
+    if transport == "respx":
+        with mock_httpx(build_app(scenario), INPROCESS_URL) as bridge:
+            yield INPROCESS_URL, bridge.quiet
+    elif transport == "loopback":
+        with LoopbackServer(build_app(scenario)) as server:
+            yield server.url, nullcontext
+    elif transport == "process":
+        with MockProcess(scenario) as server:  # overrides (--iterations) travel too
+            yield server.url, nullcontext
+    else:
+        raise UsageError(f"--mock {transport!r}: expected respx, loopback or process")
+
+
+@contextmanager
+def mock_for(config: RunConfig, asynchronous: bool) -> Iterator[tuple[str, Any, Quiet]]:
+    """The mock for an in-process callable, and an httpx client pointed at it (``ctx.client``)."""
+    import httpx
+
+    with serve_mock(config.scenario, config.mock) as (url, quiet):
         client_cls = httpx.AsyncClient if asynchronous else httpx.Client
         client = client_cls(base_url=url, timeout=60)
-        if not asynchronous:  # an async client is closed inside the caller's event loop
-            stack.callback(client.close)
-        yield url, client, quiet
+        try:
+            yield url, client, quiet
+        finally:
+            if not asynchronous:  # an async client is closed inside the caller's event loop
+                client.close()

@@ -105,7 +105,9 @@ def _launch_and_wait(
         stack.callback(_stop, run, probe, target, ending)
     for started in plan.started:
         started()
-    probe.attach(target.pid, target.tree, target.kill, run.run_dir.path / TARGET_LOG)
+    # The guard kills at once; a memray target gets a second to write its capture first.
+    kill = target.kill if capture is None else target.terminate
+    probe.attach(target.pid, target.tree, kill, run.run_dir.path / TARGET_LOG)
     run.start()
     stack.callback(pacer.close)
     pacer.start(run, lambda: target.poll() is None)

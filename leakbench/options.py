@@ -141,6 +141,8 @@ class Option:
     scenario_key: bool = False
     """Overrides the scenario's key of the same name instead of being a RunConfig field."""
     marker: bool = True
+    cli: bool = True
+    """``leakbench run`` has it as a flag (its scenario is an argument there, not an option)."""
 
     @property
     def flag(self) -> str:
@@ -203,8 +205,11 @@ OPTIONS: tuple[Option, ...] = (
     _switch("runtime_probe", "process targets: judge RSS only, without the runtime's own heap (Node inspector, "
             "Python probe, Go gctrace), which is read by default when the target's runtime is detected",
             CLOCK, PROCESS, default=True),
-    _choice("mock", ("respx", "loopback", "process"), "in-process callables: how the mock is served (default respx)",
-            CLOCK, ("callable",)),
+    _choice("mock", ("respx", "loopback", "process"), "in-process: how the mock is served: respx in this process "
+            "(httpx clients; the default for --target), a loopback server in a thread, or a separate process (any "
+            "client, nothing of the mock in the measured heap; the default for leak_mock)", CLOCK, IN_PROCESS),
+    Option("scenario", text, "pytest loops: the scenario the leak_mock fixture serves, a built-in name or a TOML file "
+           "(default tool-calls)", CLOCK, ("loop",), annotation="str | None", metavar="NAME", scenario_key=True, cli=False),
     Option("drive", driver_name, "server targets: leakbench drives the target's API once per iteration (opencode, openclaw); "
            "{port} in the command is replaced by a free port", CLOCK, PROCESS, annotation="str | None", metavar="API"),
     Option("drive_model", text, "with --drive: the model each prompt or spawn names (default leakbench/mock)",
@@ -216,6 +221,8 @@ OPTIONS: tuple[Option, ...] = (
     _switch("pty", "the target's stdin/stdout/stderr are a pseudo-terminal (TUI targets); its output still goes "
             "to target.log", CLOCK, PROCESS),
     _switch("tracemalloc", "tracemalloc attribution of an in-process failure (on by default)", CLOCK, IN_PROCESS, default=True),
+    _switch("heap_snapshots", "Node targets: V8 heap snapshots over the measured window, analysed when the run fails "
+            "(on by default; they cost up to 2x wall time on a short run)", MEMRAY, PROCESS, default=True),
     _switch("memray", "capture allocations with memray: flamegraph.html and allocations.json", MEMRAY),
     _switch("memray_native", "with memray: native stacks too", MEMRAY),
     Option("results", path, "results root (default ./results)", OUTPUT, default=Path("results"), annotation="Path",
@@ -342,6 +349,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> dict[str, Any]:
     """Every option as a flag of ``leakbench run``, by group; one not given is absent from the namespace."""
     groups: dict[str, Any] = {}
     for option in OPTIONS:
+        if not option.cli:
+            continue
         if option.group not in groups:
             groups[option.group] = parser.add_argument_group(option.group)
         group = groups[option.group]
@@ -360,7 +369,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> dict[str, Any]:
 def given_from_args(args: argparse.Namespace) -> Given:
     given = Given()
     for option in OPTIONS:
-        if hasattr(args, option.name):
+        if option.cli and hasattr(args, option.name):
             value = getattr(args, option.name)
             given.values[option.name] = value
             given.origins[option.name] = Origin("cli", option.name, True if option.is_switch else value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator
 
@@ -54,6 +55,7 @@ class LeakFixture:
             pytest.fail(f"leakbench: {err}", pytrace=False)
         self.session = session_given(request.config)
         self.outcome = None
+        self.quiet: Callable[[], Any] = nullcontext  # an in-process mock (``leak_mock``), held still while counting
         self._run = None
         self._runs = 0
 
@@ -126,7 +128,7 @@ class LeakFixture:
         if self._run is not None and self.outcome is None:
             raise pytest.UsageError("leak.iterations() is already running in this test")
         config = self._config(self._loop_scenario(n))
-        self._run = Run(config, probe_for(config), {"kind": "pytest", "nodeid": self.request.node.nodeid})
+        self._run = Run(config, probe_for(config, self.quiet), {"kind": "pytest", "nodeid": self.request.node.nodeid})
         self.outcome = None
         return self._run
 
@@ -156,6 +158,67 @@ def leak(request: pytest.FixtureRequest) -> Iterator[LeakFixture]:
     fixture = LeakFixture(request)
     yield fixture
     fixture.teardown()
+
+
+class LeakMock:
+    """What a test gets as ``leak_mock``: the mock serving its scenario, and where its clients point.
+
+    ``openai.OpenAI(base_url=leak_mock.openai_base_url, api_key=leak_mock.api_key)``
+    and ``anthropic.Anthropic(base_url=leak_mock.anthropic_base_url, ...)`` talk to
+    it; ``client`` is an httpx client already pointed at it.
+    """
+
+    def __init__(self, url: str, scenario: Any, transport: str, client: Any) -> None:
+        self.url = url
+        self.scenario = scenario
+        self.transport = transport
+        self.client = client
+
+    @property
+    def api_key(self) -> str:
+        """A key the mock accepts and leakbench redacts: never a real one."""
+        from .mock.protocol import DUMMY_KEY
+
+        return DUMMY_KEY
+
+    @property
+    def openai_base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"<LeakMock {self.scenario.name!r} ({self.scenario.protocol}) via {self.transport} at {self.url}>"
+
+
+@pytest.fixture
+def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
+    """The mock serving the test's scenario (``scenario=`` on the marker, ``--leak-scenario``; default tool-calls).
+
+    Served as ``mock=`` says (``--leak-mock``): from a separate process
+    (default: it answers any client, the openai 3.x and anthropic 2.x SDKs use
+    httpx2, which respx cannot intercept, and the mock's own objects stay out of
+    the measured heap), by respx (httpx clients, no socket, the mock in this
+    heap but held still while objects are counted), or from a loopback server
+    in a thread (its keep-alive timers and connections are counted with the
+    test's: the counters may fire on them).
+    """
+    import httpx
+
+    from .inprocess import serve_mock
+    from .scenario import load_scenario
+
+    given = leak._given("loop")
+    try:
+        scenario = load_scenario(given.values.get("scenario", "tool-calls"), iterations=given.values.get("iterations"))
+    except LeakbenchError as err:
+        pytest.fail(f"leakbench: {err}", pytrace=False)
+    transport = given.values.get("mock", "process")
+    with serve_mock(scenario, transport) as (url, quiet), httpx.Client(base_url=url, timeout=60) as client:
+        leak.quiet = quiet
+        yield LeakMock(url, scenario, transport, client)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from .analysis import Thresholds, Verdict, baseline_of, judge
+from .analysis import Thresholds, Verdict, judge
 from .results import RunDir
 
 
@@ -33,6 +33,8 @@ class Recorder:
         self.last_sample_at = self.started
         self.stop_rule: str | None = None
         self._baseline: float | None = None
+        self._first = np.full(5, np.nan)  # the first samples after the warm-up, for the baseline
+        self._firsts = 0
 
     def record(self, i: int, sample: dict) -> None:
         with self._lock:
@@ -57,22 +59,30 @@ class Recorder:
         self._cols = {f: np.concatenate([c, np.full(len(c), np.nan)]) for f, c in self._cols.items()}
 
     def _check_budget(self, i: int) -> None:
-        """Early stop: once the peak is over budget the verdict cannot change."""
+        """Early stop: once the peak is over budget the verdict cannot change.
+
+        Constant work per boundary: the baseline is read once from the first
+        samples after the warm-up. (Reading it from the whole series made
+        temporaries as long as the run, whose heap stayed in RSS: +0.4 KiB
+        per iteration of leakbench's own in a clean in-process run.)
+        """
         if i < self.thresholds.warmup or self.stop_rule:
             return
-        after = self._iters[: self.count] >= self.thresholds.warmup
-        values = self._cols[self.metric][: self.count][after]
-        values = values[~np.isnan(values)]
-        if len(values) < 5:
-            return
+        n = self.count - 1
+        value = self._cols[self.metric][n]
         if self._baseline is None:
-            self._baseline = baseline_of(values)
-        latest = [values[-1]]
+            if not np.isnan(value):
+                self._first[self._firsts] = value
+                self._firsts += 1
+            if self._firsts < len(self._first):
+                return
+            self._baseline = float(np.median(self._first))  # as analysis.baseline_of: the first five
+        latest = value if not np.isnan(value) else self._baseline
         if self.peak_field and i > self.thresholds.warmup:  # that peak covers (i-1, i]
-            peak = self._cols[self.peak_field][self.count - 1]
+            peak = self._cols[self.peak_field][n]
             if not np.isnan(peak):
-                latest.append(peak)
-        if max(latest) - self._baseline > self.thresholds.budget:
+                latest = max(latest, peak)
+        if latest - self._baseline > self.thresholds.budget:
             self.stop_rule = "peak"
 
     def column(self, name: str) -> np.ndarray:

@@ -92,9 +92,7 @@ class Run:
         self._outcome: Outcome | None = None
         from .reporters.terminal import RunProgress
 
-        # In-process, a refresh thread would allocate at random moments and move
-        # the exact counters: the bar is then redrawn at boundaries only.
-        self.progress = RunProgress(config.scenario.name, self.iterations, enabled=config.progress, auto_refresh=config.command is not None)
+        self.progress = RunProgress(config.scenario.name, self.iterations, enabled=config.progress, in_process=config.command is None)
 
     def _first_summary(self, target: dict[str, Any]) -> Summary:
         s, th = self.config.scenario, self.thresholds

@@ -136,6 +136,15 @@ class ProcessTarget:
         self._log.close()
         return self.popen.returncode
 
+    def terminate(self, extra: Iterable[psutil.Process] = (), grace: float = 1.0) -> None:
+        """SIGTERM to the group, SIGKILL after ``grace``: for a target that must write a file as it ends (memray)."""
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        self.kill(extra)
+
     def kill(self, extra: Iterable[psutil.Process] = ()) -> None:
         """SIGKILL to the group and to every known descendant, then reap."""
         self._signal_group(signal.SIGKILL)

@@ -87,8 +87,10 @@ class MemrayProcess:
     def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         from .capture import finish_process_capture, growth_report
 
-        if not self.capture.exists():
-            return {}
+        if not self.capture.is_file() or self.capture.stat().st_size == 0:
+            # Said, never silent: the user asked for a capture and this is the run they want to read.
+            return {"memray_error": f"the target wrote no memray capture ({CAPTURE} is missing or empty): it ended "
+                                    "by SIGKILL or exec before its tracker could write; see target.log"}
         try:
             report = finish_process_capture(self.capture, self.capture.parent, self.iterations)
         except LeakbenchError as err:  # a broken capture must not cost the verdict

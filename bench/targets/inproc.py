@@ -1,5 +1,6 @@
 """In-process targets for the exact-counter benchmark: a megabyte of churn per call, and optionally one object kept.
 
+``noop`` does nothing; ``httpx_turn`` is one chat turn over plain httpx;
 ``clean`` allocates and drops 1 MB per call; ``one_object`` does the same and
 keeps one small object per call, the smallest leak there is (seen only by the
 allocated-block counter, judged on request); ``one_session`` keeps one small
@@ -35,3 +36,14 @@ class Session:
 def one_session(ctx) -> None:
     _churn()
     KEPT.append(Session(ctx.iteration))
+
+
+def noop(ctx) -> None:
+    """Nothing at all: whatever moves is the harness's."""
+
+
+def httpx_turn(ctx) -> None:
+    """One chat-completions turn over plain httpx (``ctx.client``, answered by respx), the tool call read and dropped."""
+    reply = ctx.client.post("/v1/chat/completions", json={"model": "mock", "messages": [{"role": "user", "content": "read"}]})
+    reply.raise_for_status()
+    reply.json()

@@ -18,7 +18,7 @@ from rich.table import Table
 from leakbench.allocations import load_allocations
 from leakbench.comparison import Diff, diff_allocations
 from leakbench.errors import EXIT_LEAK, EXIT_PASS, UsageError
-from leakbench.reporters.diff_rows import Markup, diff_row, totals_text
+from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, totals_text
 from leakbench.reporters.html import diff_html
 from leakbench.reporters.markdown import diff_markdown
 from leakbench.results import DIFF_HTML, DIFF_MARKDOWN, SUMMARY, Summary
@@ -38,6 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--by", choices=("function", "line"), default="function",
                    help="match stacks by function and file (default; line numbers shift between commits) or with lines")
     p.add_argument("--top", type=positive_int, default=10, help="stacks to show per table (default 10)")
+    p.add_argument("--depth", type=positive_int, default=DEPTH,
+                   help=f"callers shown per stack: package crossings up to the code under test (default {DEPTH})")
     p.add_argument("--out", type=Path, default=None, help="where to write diff.html and diff.md (default: next to HEAD)")
     p.add_argument("--fail-over", metavar="SIZE", type=size, default=None,
                    help=f"exit 1 when what is left behind per iteration rose by more than SIZE; {SIZE_HELP}")
@@ -49,12 +51,12 @@ def main(args: argparse.Namespace) -> int:
     fail_over = args.fail_over
     base, head = load_allocations(args.base), load_allocations(args.head)
     diff = diff_allocations(base, head, key=args.by, base_label=_label(args.base), head_label=_label(args.head))
-    _print(diff, args.top)
+    _print(diff, args.top, args.depth)
     out = args.out or (args.head if args.head.is_dir() else args.head.parent)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / DIFF_HTML).write_text(diff_html(diff))
-        (out / DIFF_MARKDOWN).write_text(diff_markdown(diff, args.top))
+        (out / DIFF_HTML).write_text(diff_html(diff, args.top, args.depth))
+        (out / DIFF_MARKDOWN).write_text(diff_markdown(diff, args.top, args.depth))
     except OSError as err:
         raise UsageError(f"cannot write the diff to {out}: {err.strerror}") from None
     print(f"wrote {out / DIFF_HTML} and {out / DIFF_MARKDOWN}")
@@ -77,7 +79,7 @@ def _label(path: Path) -> str:
 RICH = Markup(code=escape, text=escape, strong=lambda text: f"[bold]{text}[/]")
 
 
-def _print(diff: Diff, top: int) -> None:
+def _print(diff: Diff, top: int, depth: int) -> None:
     console = Console(highlight=False)
     console.print(f"left behind per iteration: {totals_text(diff, RICH)}")
     for title, changes, style in (("grown", diff.grown, "red"), ("shrunk", diff.shrunk, "green")):
@@ -90,6 +92,6 @@ def _print(diff: Diff, top: int) -> None:
         table.add_column("allocated in")
         table.add_column("called from")
         for change in changes[:top]:
-            row = diff_row(change, RICH)
+            row = diff_row(change, RICH, depth)
             table.add_row(f"[{style}]{row.change}[/]", row.base, row.head, row.allocated_in, row.called_from)
         console.print(table)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import tracemalloc
 from contextlib import AbstractContextManager, nullcontext
@@ -12,7 +11,7 @@ from typing import Any, Callable
 import psutil
 
 from .base import GuardHandler, Probe, Sample, Window
-from .pyheap import Freezer, collect, gc_object_count
+from .pyheap import Heap
 from .spec import ProbeSpec
 from .watcher import GuardTripped, SelfWatcher, raise_in_thread
 
@@ -23,8 +22,9 @@ class InProcessProbe(Probe):
     """Memory still reachable after a full collection, as CPython's refleak hunter reads it (see ``pyheap``).
 
     The heap is frozen at the run's start and again at the end of the
-    warm-up, so each boundary's full collection and object count walk only
-    what the measured window made. Nothing read here outlives the sample.
+    warm-up, so each boundary's full collection walks only what was made
+    since; the exact boundaries (the last k+1, where objects are counted) run
+    thawed and complete. Nothing read here outlives the sample.
 
     The guard cannot kill this process's target without killing the harness:
     it raises ``GuardTripped`` in the measured thread, and past a hard limit
@@ -47,30 +47,29 @@ class InProcessProbe(Probe):
         self.proc = psutil.Process()
         self.thread_id = threading.get_ident()
         self.watcher: SelfWatcher | None = None
-        self.freezer = Freezer()
+        self.heap = Heap()
 
     def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
         def guard(rss: int) -> None:
             on_guard(rss)
             raise_in_thread(self.thread_id, GuardTripped)
 
-        self.freezer.freeze()
+        self.heap.freeze()
         self.watcher = SelfWatcher(limit, guard, on_hard_limit)
         self.watcher.start()
 
     def begin_window(self) -> None:
         """The warm-up is over: what it built is frozen, out of every later collection and count."""
-        self.freezer.freeze()
+        self.heap.freeze()
 
     def sample(self, i: int, exact: bool = False) -> Sample:
         busy = self.watcher.busy if self.watcher else nullcontext()
         with busy, self.quiet():
-            collect()
-            blocks = sys.getallocatedblocks()
+            blocks, objects = self.heap.sample(exact)
             sample = {
                 "rss": self.proc.memory_info().rss,
                 "blocks": blocks,
-                "gc_objects": gc_object_count(),
+                "gc_objects": objects,
                 "traced": tracemalloc.get_traced_memory()[0] if tracemalloc.is_tracing() else None,
                 "fds": self.proc.num_fds(),
                 "threads": threading.active_count(),
@@ -95,4 +94,4 @@ class InProcessProbe(Probe):
     def stop(self) -> None:
         if self.watcher:
             self.watcher.stop()
-        self.freezer.unfreeze()
+        self.heap.thaw()

@@ -11,10 +11,12 @@ taken at every iteration boundary of a live program instead of between test runs
   loop variable) into the oldest generation, where, once unbound, it is cyclic
   garbage that stays until a rare full collection: a clean loop making cycles
   read as a leak;
-- what existed before the measured window is frozen (``gc.freeze()``), so the
-  full collection walks only what the window made: its cost follows the growth,
-  not the program's size, and the object count is the frozen count plus the
-  survivors of the oldest generation, read without listing the whole heap.
+- the heap is frozen (``gc.freeze()``) while the run goes on, so each
+  boundary's full collection walks only what was made since: its cost follows
+  the growth, not the program's size. The exact boundaries the counter rule
+  reads (the last k+1) run thawed, so that their collections are complete and
+  cyclic garbage of objects made before the freeze is freed there too. Objects
+  are counted by freezing and reading the frozen count: no list of the heap.
 
 Nothing here allocates anything that survives a call. Used by the in-process
 probe and, injected into a Python target, by the Python process probe.
@@ -60,35 +62,49 @@ def collect() -> None:
     gc.collect()
 
 
-def gc_object_count() -> int:
-    """Objects the collector tracks, right after ``collect()``, without a list of the whole heap.
-
-    After a full collection every survivor is in the oldest generation or
-    frozen; only the oldest generation is listed, which after ``freeze()``
-    holds just what the measured window made and kept.
-    """
-    return gc.get_freeze_count() + len(gc.get_objects(generation=2))
-
-
-class Freezer:
-    """Freezes the heap as it is at a window's start; undone once, at the end.
+class Heap:
+    """This process's heap as a run measures it: frozen between exact boundaries, thawed for them.
 
     A program that froze its own heap (a pre-fork server) keeps its freeze:
-    ``gc.unfreeze`` cannot tell whose objects are whose, so nothing is
-    unfrozen then, and the objects the window froze stay out of cyclic
-    collection for the life of the process (reference counting still frees them).
+    ``gc.unfreeze`` cannot tell whose objects are whose, so leakbench then
+    freezes nothing and every collection walks the whole heap.
     """
 
     def __init__(self) -> None:
         self.theirs = gc.get_freeze_count() > 0
         self.frozen = False
+        self.exact = False  # thawed for the exact boundaries: stays so
 
     def freeze(self) -> None:
+        """What exists now is out of every later collection (until ``thaw``)."""
         collect()
-        gc.freeze()
-        self.frozen = True
+        if not self.theirs and not self.exact:
+            gc.freeze()
+            self.frozen = True
 
-    def unfreeze(self) -> None:
-        if self.frozen and not self.theirs:
+    def thaw(self) -> None:
+        if self.frozen:
             gc.unfreeze()
-        self.frozen = False
+            self.frozen = False
+
+    def sample(self, exact: bool) -> tuple[int, int | None]:
+        """Allocated blocks and, at an exact boundary, gc-tracked objects, after a complete collection.
+
+        An exact boundary thaws the heap for the rest of the run.
+        """
+        if exact:
+            self.exact = True
+            self.thaw()
+        collect()
+        blocks = sys.getallocatedblocks()
+        return blocks, (self._count() if exact else None)
+
+    def _count(self) -> int:
+        """Right after a full collection every object is in the oldest generation or frozen."""
+        if self.theirs:
+            return gc.get_freeze_count() + len(gc.get_objects(generation=2))
+        gc.freeze()  # the whole heap, moved in one step, counted without a list
+        try:
+            return gc.get_freeze_count()
+        finally:
+            gc.unfreeze()

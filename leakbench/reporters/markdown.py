@@ -10,13 +10,13 @@ from __future__ import annotations
 from leakbench.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
 from leakbench.units import format_size
 
-from .diff_rows import Markup, diff_row, totals_text
+from .diff_rows import DEPTH, Markup, diff_row, totals_text
 
 TOP = 10
 MAX_UNCHANGED = 50
 
 
-def diff_markdown(diff: Diff, top: int = TOP) -> str:
+def diff_markdown(diff: Diff, top: int = TOP, depth: int = DEPTH) -> str:
     matched = "function and file" if diff.key == "function" else "function, file and line"
     lines = [
         f"### leakbench diff: {_cell(diff.base_label)} -> {_cell(diff.head_label)}",
@@ -29,7 +29,7 @@ def diff_markdown(diff: Diff, top: int = TOP) -> str:
             lines.append("none")
             continue
         lines += ["| change / iteration | base | head | allocated in | called from |", "|---:|---:|---:|---|---|"]
-        lines += [_stack_row(row) for row in rows[:top]]
+        lines += [_stack_row(row, depth) for row in rows[:top]]
     return "\n".join(lines) + "\n"
 
 
@@ -59,8 +59,8 @@ def compare_markdown(comparisons: list[Comparison]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _stack_row(change: StackChange) -> str:
-    row = diff_row(change, MARKDOWN)
+def _stack_row(change: StackChange, depth: int) -> str:
+    row = diff_row(change, MARKDOWN, depth)
     return f"| {row.change} | {row.base} | {row.head} | {row.allocated_in} | {row.called_from} |"
 
 

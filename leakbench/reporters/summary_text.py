@@ -62,6 +62,9 @@ class SummaryText:
         s = self.summary
         scenario = s.scenario or {}
         interval = f"  ({self.interval})" if self.interval else ""
+        if s.stopped_early_at is not None and s.growth_per_iteration is not None:
+            # Not the rate of a full run: the first iterations after warm-up often grow fastest.
+            interval += f"  over iterations {s.warmup} to {s.stopped_early_at} only (stopped early)"
         return [
             ("scenario", f"{scenario.get('name')} ({str(scenario.get('hash') or '')[:12]})"),
             ("iterations", f"{s.iterations_done} of {s.iterations} (warm-up {s.warmup})"),
@@ -99,6 +102,8 @@ class SummaryText:
     def details(self) -> list[str]:
         """What the capture and the attribution add, after the figures."""
         lines = memray_lines(self.summary.memray)
+        if self.summary.memray_error:
+            lines.append(f"memray: {self.summary.memray_error}")
         if self.summary.attribution:
             lines.append(self.summary.attribution)
         return lines + heap_growth_lines(self.summary.heap_growth, self.summary.heap_growth_error)

@@ -69,7 +69,8 @@ def test_run_help_lists_every_option(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--help"])
     shown = capsys.readouterr().out
-    assert [option.flag for option in OPTIONS if option.flag not in shown] == []
+    assert [option.flag for option in OPTIONS if option.cli and option.flag not in shown] == []
+    assert "--scenario" not in shown  # the scenario is run's argument; the option is pytest's (leak_mock)
 
 
 def test_pytest_exposes_every_in_process_option_with_typed_ini_keys(pytester):
@@ -113,13 +114,13 @@ def test_bad_metric_is_named_as_given_on_the_cli():
         ({"marker": {"warmup": 30}}, "@pytest.mark.leak(warmup=30): expected fewer than the 30 iterations"),
         ({"ini": "leak_warmup = 31"}, "leak_warmup = 31 in tox.ini: expected fewer than the 30 iterations"),
         ({"marker": {"rss_limit": 0}}, "@pytest.mark.leak(rss_limit=...): expected a size above 0, got 0"),
-        ({"marker": {"mock": "loopback"}}, "@pytest.mark.leak(mock='loopback'): applies to in-process callables only, not to a pytest loop"),
+        ({"marker": {"scenario": "tool-calls"}, "kind": "process"}, "@pytest.mark.leak(scenario='tool-calls'): applies to pytest loops only, not to a process command"),
         ({"call": {"clock": "tick"}, "kind": "callable"}, "leak.run(clock='tick'): applies to process commands only"),
         ({"call": {"drive": "opencode", "clock": "time"}, "kind": "process"}, "leak.run(clock='time'): does not apply with drive="),
         ({"call": {"drive_model": "m"}, "kind": "process"}, "leak.run(drive_model='m'): applies with drive= only"),
     ],
     ids=["option", "ini", "marker", "call", "marker-counters", "option-counters", "marker-warmup", "ini-warmup",
-         "marker-rss-limit", "marker-mock-loop", "call-clock-callable", "call-clock-drive", "call-model-no-drive"],
+         "marker-rss-limit", "marker-scenario-process", "call-clock-callable", "call-clock-drive", "call-model-no-drive"],
 )
 def test_errors_name_the_option_as_the_test_wrote_it(pytester, how, says):
     pytester.makeini("[pytest]\n")  # tox.ini, whichever key a case adds
@@ -165,9 +166,9 @@ def test_bad_marker_keywords(marker, says):
 
 
 def test_session_options_that_do_not_apply_to_a_test_are_left_out(pytester):
-    """``--leak-mock`` is for ``leak.run(target=...)`` tests; a loop in the same session is not refused for it."""
+    """``--leak-mock`` is for in-process tests (``leak_mock``, ``leak.run(target=...)``); a process test is not refused for it."""
     loop = pytest_config(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc")
-    assert loop.mock == "respx" and not loop.tracemalloc
+    assert loop.mock == "loopback" and not loop.tracemalloc
     process = pytest_config(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc", kind="process")
     assert process.mock == "respx" and process.tracemalloc
     assert pytest_config(pytester, "--leak-mock", "loopback", kind="callable").mock == "loopback"

@@ -104,8 +104,8 @@ def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
 @pytest.mark.parametrize(
     "options, says",
     [
-        (["--mock", "loopback"], "--mock loopback: applies to in-process callables only, not to a process command"),
-        (["--mock", "respx"], "--mock respx: applies to in-process callables only"),  # given, though it is the default
+        (["--mock", "loopback"], "--mock loopback: applies to in-process callables and pytest loops only, not to a process command"),
+        (["--mock", "respx"], "--mock respx: applies to in-process callables and pytest loops only"),  # given, though it is the default
         (["--no-tracemalloc"], "--no-tracemalloc: applies to in-process callables and pytest loops only"),
         (["--drive", "opencode", "--clock", "tick"], "--clock tick: does not apply with --drive, whose driver ends each iteration"),
         (["--drive", "opencode", "--clock", "time"], "--clock time: does not apply with --drive"),

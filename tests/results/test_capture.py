@@ -16,6 +16,8 @@ import pytest
 from leakbench.capture import MemrayWindow, finish_process_capture, growth_report, wrap_command
 from leakbench.errors import UsageError
 
+from conftest import TARGETS
+
 # A user's program: warm-up, then a measured window around a loop that leaks
 # 100 KB per iteration in leaky_append(), driven from a generator as the
 # pytest fixture drives a test's loop.
@@ -114,7 +116,8 @@ def test_memray_missing_is_one_line(tmp_path, monkeypatch):
 # -- process targets ------------------------------------------------------------
 
 CAPTURE = Path("/results/run/capture.bin")
-MEMRAY_RUN = ["-m", "memray", "run", "--quiet", "--force", "--aggregate", "--follow-fork"]
+SHIM = str(Path(__import__("leakbench").__file__).with_name("memray_shim.py"))
+MEMRAY_RUN = [SHIM, str(CAPTURE)]
 
 
 @pytest.fixture
@@ -139,20 +142,20 @@ def python3_on_path(tmp_path, monkeypatch):
 )
 def test_wrap_python_command(python3_on_path, command, interpreter_options, target):
     wrapped, env = wrap_command(command, CAPTURE, native=False)
-    assert wrapped == ["python3", *interpreter_options, *MEMRAY_RUN, "-o", str(CAPTURE), *target]
+    assert wrapped == ["python3", *interpreter_options, *MEMRAY_RUN, "0", *target]
     assert env == {"PYTHONMALLOC": "malloc"}
 
 
 def test_wrap_sys_executable_with_native():
     wrapped, _ = wrap_command([sys.executable, "-m", "agent"], CAPTURE, native=True)
-    assert wrapped == [sys.executable, *MEMRAY_RUN, "--native", "-o", str(CAPTURE), "-m", "agent"]
+    assert wrapped == [sys.executable, *MEMRAY_RUN, "1", "-m", "agent"]
 
 
 def test_wrap_script_with_python_shebang(tmp_path):
     script = tmp_path / "agent"
     script.write_text(f"#!{sys.executable} -u\nprint('hi')\n")
     wrapped, _ = wrap_command([str(script), "serve"], CAPTURE, native=False)
-    assert wrapped == [sys.executable, "-u", *MEMRAY_RUN, "-o", str(CAPTURE), str(script), "serve"]
+    assert wrapped == [sys.executable, "-u", *MEMRAY_RUN, "0", str(script), "serve"]
 
 
 @pytest.mark.parametrize("first_line", ["#!/bin/sh", "#!/usr/bin/env node"])
@@ -197,6 +200,32 @@ def test_process_capture_covers_the_whole_run(tmp_path):
     assert (run / "flamegraph.html").is_file() and (run / "allocations.json").is_file()
 
 
+def test_a_target_stopped_by_sigterm_still_writes_its_capture(tmp_path):
+    """The run a user wants to read is the leaky one leakbench stopped early: its capture must survive SIGTERM."""
+    app = tmp_path / "app.py"
+    app.write_text("import sys, time\nHELD = []\n\ndef leaky_append():\n    HELD.append(bytes(100_000))\n\n"
+                   "for i in range(10**9):\n    leaky_append()\n    if i == 20:\n        print('ready', flush=True)\n    time.sleep(0.001)\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    command, extra_env = wrap_command([sys.executable, str(app)], run / "capture.bin", native=False)
+    proc = subprocess.Popen(command, env={**os.environ, **extra_env}, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 128 + 15
+    result = finish_process_capture(run / "capture.bin", run, iterations=20)
+    assert result["top"][0]["function"] == "leaky_append"
+
+
+def test_an_early_stopped_leaky_run_keeps_its_capture(leakbench):
+    r = leakbench("run", "tool-calls", "--iterations", "200", "--warmup", "10", "--budget", "20MB", "--memray", "--no-progress",
+                  "--name", "early", "--", sys.executable, str(TARGETS / "agent.py"), "--leak", "1MB", name="early")
+    s = r.summary
+    assert s["verdict"] == "leak" and s["iterations_done"] < 200, r.proc.stdout  # stopped early: the budget was spent
+    top = s["memray"]["top"][0]
+    assert (top["function"], Path(top["file"]).name) == ("main", "agent.py"), s["memray"]["top"][:3]
+    assert "memray" in r.proc.stdout and "still allocated" in r.proc.stdout
+
+
 def test_missing_process_capture_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="wrote no memray capture"):
         finish_process_capture(tmp_path / "capture.bin", tmp_path, iterations=10)
@@ -210,3 +239,13 @@ def test_growth_report_sets_rss_beside_the_capture():
     seen = growth_report(memray_part, rss_growth_per_iteration=110_000.0)
     assert seen["warnings"] == [] and seen["rss_growth_per_iteration"] == 110_000.0
     assert memray_part["warnings"] == []  # the input is left alone
+
+
+def test_a_guard_kill_keeps_the_capture(leakbench):
+    """The guard gives a memray target a second to write its capture before SIGKILL."""
+    r = leakbench("run", "tool-calls", "--iterations", "200", "--warmup", "10", "--rss-limit", "300MB", "--memray", "--no-progress",
+                  "--name", "guard", "--", sys.executable, str(TARGETS / "agent.py"), "--runaway-after", "20", "--runaway-step", "2MB",
+                  name="guard")
+    s = r.summary
+    assert s["verdict"] == "leak" and s["rule"] == "guard", r.proc.stdout
+    assert s["memray"]["top"][0]["function"] == "main", s.get("memray_error") or s["memray"]["top"][:3]

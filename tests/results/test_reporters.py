@@ -141,7 +141,7 @@ def test_compare_says_pass_to_leak_with_an_arrow_in_the_terminal_and_markdown(tm
     assert cli.main(["compare", str(tmp_path / "base"), str(tmp_path / "head")]) == 1
     for text in (capsys.readouterr().out, step_summary.read_text()):
         row = next(line for line in text.splitlines() if "test_app" in line)
-        assert "verdict pass -> leak" in row and "&gt;" not in row
+        assert "**regressed**" in row and "pass -> leak" in row and "&gt;" not in row
 
 
 def test_a_tag_like_name_stays_escaped_for_github():
@@ -167,6 +167,20 @@ def test_one_diff_row_in_markdown_html_and_the_terminal(tmp_path, capsys):
     assert "| +1 MiB | 0 B | 1 MiB | `<lambda>`" in diff_markdown(DIFF)
     page = diff_html(DIFF)
     assert "<li><code>handle</code> app/server.py:10</li>" in page and "<lambda>" not in page
+
+
+def test_a_leak_inside_a_dependency_shows_the_package_crossings_and_the_callers_code():
+    """Allocated in pydantic, called by the SDK, called by the user's agent: all three are in the row."""
+    frames = (("model_validate", "pydantic/main.py", 700), ("_validate", "pydantic/_internal/_model_construction.py", 10),
+              ("construct", "openai/_models.py", 5), ("_process", "openai/_base_client.py", 7),
+              ("create", "openai/resources/chat/completions.py", 3), ("turn", "agent.py", 40), ("main", "agent.py", 60))
+    change = StackChange(frames, 0.0, 4 * KIB, 0.0, 1.0)
+    row = diff_row(change, MARKDOWN)
+    assert row.allocated_in == "`model_validate` pydantic/main.py:700"
+    assert row.called_from == "`construct` (openai) < ... < `turn` agent.py:40"
+    assert diff_row(change, MARKDOWN, depth=1).called_from == "`construct` (openai) < ..."
+    page = diff_html(Diff("function", "base", "head", 0.0, 4 * KIB, [change], []))
+    assert "<code>construct</code> (openai) &lt; ... &lt; <code>turn</code> agent.py:40" in page
 
 
 def test_the_diff_command_prints_the_same_row(tmp_path, capsys, monkeypatch):
@@ -207,5 +221,5 @@ def test_loop(leak):
     row = next(line for line in result.stdout.lines if line.startswith("test_loop.py::test_loop "))
     assert row.endswith(("leak (slope)", "leak (peak)"))
     out = result.stdout.str()
-    assert "compared with baseline" in out and "verdict pass -> leak" in out
+    assert "compared with baseline" in out and "pass -> leak" in out
     assert result.ret == 1

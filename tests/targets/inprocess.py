@@ -52,3 +52,11 @@ PARSED: dict[int, str] = {}
 def fills_a_cache(ctx):
     """A bounded cache of small strings still filling when the run ends, as a URL-parsing cache does."""
     PARSED[ctx.iteration % 5000] = f"/v1/session/{ctx.iteration}/message"
+
+
+RECENT: dict[int, str] = {}
+
+
+def fills_a_small_cache(ctx):
+    """A bounded cache that is full within the warm-up and then only replaces its entries."""
+    RECENT[ctx.iteration % 8] = f"/v1/session/{ctx.iteration}/message"
