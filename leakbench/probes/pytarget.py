@@ -7,8 +7,9 @@ probe's, loaded from its file.
 
 Wire (two inherited pipes, one line each way per request):
 ``F <seq>`` freezes the heap as it is (run start, end of warm-up) and
-answers like a sample; ``S <seq>`` answers ``<seq> <blocks> <gc_objects>
-<traced or -1>``; ``A <seq>`` opens the attribution window and ``Z <seq>
+answers like a sample; ``S <seq>`` answers ``<seq> <blocks> <gc_objects or -1>
+<traced or -1>``; ``X <seq>`` is an exact boundary's sample (the heap thawed
+for the rest of the run, every object counted); ``A <seq>`` opens the attribution window and ``Z <seq>
 <iterations>`` closes it, answered by ``<seq> T <length>`` and that many
 bytes of report. The thread blocks on its pipe between requests and keeps
 nothing: what it allocates to answer is freed before the next boundary.
@@ -37,7 +38,7 @@ def start(fds: str, pyheap_path: str) -> None:
 
 
 def _serve(requests: int, replies: int, pyheap) -> None:
-    freezer = pyheap.Freezer()
+    heap = pyheap.Heap()
     window = None
     pending = b""
     while True:
@@ -59,10 +60,10 @@ def _serve(requests: int, replies: int, pyheap) -> None:
                     window.send(seq)
             else:
                 if command == b"F":
-                    freezer.freeze()
+                    heap.freeze()
                 if window:
                     window.boundaries += 1
-                os.write(replies, _measure(pyheap, seq))
+                os.write(replies, _measure(heap, seq, exact=command == b"X"))
 
 
 class Attribution:
@@ -122,14 +123,12 @@ def _attribution():
         sys.path.remove(package_parent)
 
 
-def _measure(pyheap, seq: bytes) -> bytes:
+def _measure(heap, seq: bytes, exact: bool) -> bytes:
     """A full collection (after the caches), then the counts: read before the answer is built."""
-    pyheap.collect()
-    blocks = sys.getallocatedblocks()
-    objects = pyheap.gc_object_count()
+    blocks, objects = heap.sample(exact)
     tracemalloc = sys.modules.get("tracemalloc")
     traced = tracemalloc.get_traced_memory()[0] if tracemalloc and tracemalloc.is_tracing() else -1
-    return b"%s %d %d %d\n" % (seq, blocks, objects, traced)
+    return b"%s %d %d %d\n" % (seq, blocks, -1 if objects is None else objects, traced)
 
 
 def _close(*fds: int) -> None:

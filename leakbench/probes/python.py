@@ -94,11 +94,12 @@ class PythonProbe(ProcessProbe):
             return None
         sample.update(blocks=None, gc_objects=None, traced=None)
         if self.lost is None and self._connected(0.0):
-            words = self._exchange(b"S" if self._frozen else b"F")  # the first answer freezes what start-up built
+            # The first answer freezes what start-up built; the exact boundaries count every object.
+            words = self._exchange(b"X" if exact else b"S" if self._frozen else b"F")
             if words and len(words) == 3:
                 self._frozen = True
                 blocks, objects, traced = (int(w) for w in words)
-                sample.update(blocks=blocks, gc_objects=objects, traced=traced if traced >= 0 else None)
+                sample.update(blocks=blocks, gc_objects=objects if objects >= 0 else None, traced=traced if traced >= 0 else None)
         return sample
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
