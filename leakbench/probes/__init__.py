@@ -28,7 +28,8 @@ def probe_for(config: "RunConfig", quiet: Callable[[], AbstractContextManager[No
     if config.command:
         if config.runtime_probe and is_go_command(config.command):
             return GoProbe()
-        if config.runtime_probe and (node := node_probe_for(config.command, config.scenario.iterations)):
+        snapshots_over = config.scenario.iterations if config.heap_snapshots else 0  # 0: no snapshots
+        if config.runtime_probe and (node := node_probe_for(config.command, snapshots_over)):
             return node
         if config.runtime_probe and (bun := bun_probe_for(config.command)):
             return bun

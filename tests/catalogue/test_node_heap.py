@@ -50,6 +50,13 @@ def test_a_4_kib_record_per_session_kept_in_a_map_is_caught_on_the_heap(leakbenc
     assert "RunRecord" in grown and grown["RunRecord"]["path"][0] == "Map"
 
 
+def test_without_heap_snapshots_the_leak_is_still_caught_on_the_heap_but_not_attributed(leakbench):
+    r = churn(leakbench, "leaky-nosnap", 120, "--per-iteration", "2KiB", "--no-heap-snapshots", client=("--keep", "4096"))
+    s = r.summary
+    assert r.code == 1 and s["metric"] == "js_heap", r.proc.stdout + r.proc.stderr
+    assert not s.get("heap_growth") and not (r.dir / "heap-snapshots").exists()
+
+
 def test_without_the_runtime_probe_the_tree_rss_is_judged(leakbench):
     r = churn(leakbench, "rss", 40, "--no-runtime-probe")
     s = r.summary

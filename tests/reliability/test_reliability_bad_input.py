@@ -110,7 +110,7 @@ def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
         (["--drive", "opencode", "--clock", "tick"], "--clock tick: does not apply with --drive, whose driver ends each iteration"),
         (["--drive", "opencode", "--clock", "time"], "--clock time: does not apply with --drive"),
         (["--interval", "2"], "--interval 2.0: applies with --clock time only"),
-        (["--drive", "gopher"], "--drive: expected one of opencode, got 'gopher'"),
+        (["--drive", "gopher"], "--drive: expected one of openclaw, opencode, got 'gopher'"),
         (["--drive", "opencode", "--drive-model", "mock"], "--drive-model mock: expected PROVIDER/MODEL, e.g. leakbench/mock"),
         (["--drive-model", "leakbench/mock"], "--drive-model leakbench/mock: applies with --drive only"),
     ],
