@@ -28,7 +28,7 @@ def test_bun_is_detected_and_given_a_private_loopback_inspector(tmp_path):
     script.chmod(0o755)
     for command in (["bun", "run", "a.ts"], ["/opt/bun/bin/bun", "a.js"], ["bunx", "tool"], [str(script)]):
         assert is_bun_command(command), command
-        assert isinstance(probe_for(SimpleNamespace(command=command, runtime_probe=True, scenario=SimpleNamespace(iterations=10))), BunProbe)
+        assert isinstance(probe_for(SimpleNamespace(command=command, runtime_probe=True, heap_snapshots=True, scenario=SimpleNamespace(iterations=10))), BunProbe)
     assert not is_bun_command(["node", "a.js"]) and not is_bun_command(["bunyan"])
     plan, probe = LaunchPlan(["bun", "a.js"]), BunProbe()
     probe.prepare(plan)
