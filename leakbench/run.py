@@ -162,6 +162,8 @@ class Run:
         """In-process, the guard's exception did not stop the target: the summary is written before the process ends."""
         self.guard_rss = rss
         self.finish(reason=f"guard: process reached {rss / 2**20:.0f} MiB and did not stop; killed")
+        for path in list(_WORKSPACES):  # the process ends next, with no ``finally`` run
+            shutil.rmtree(path, ignore_errors=True)
 
     def fail(self, err: BaseException) -> None:
         """A thread that marks boundaries failed: the waiting thread raises it."""
@@ -266,14 +268,20 @@ class Run:
         self.summary = Summary.from_dict(redact_value(self.summary.to_dict(), self.secrets))
 
 
+_WORKSPACES: set[Path] = set()
+"""Workspaces in use: the hard guard ends the process without unwinding, and removes them first."""
+
+
 @contextmanager
 def scenario_workspace(scenario: Any) -> Iterator[Path]:
     """A temporary directory the scenario filled with files (``LEAKBENCH_WORKSPACE``), removed after."""
     from .workspace import fill_workspace
 
     path = Path(tempfile.mkdtemp(prefix="leakbench-ws-"))
+    _WORKSPACES.add(path)
     try:
         fill_workspace(scenario, path)
         yield path
     finally:
+        _WORKSPACES.discard(path)
         shutil.rmtree(path, ignore_errors=True)
