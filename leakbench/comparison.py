@@ -92,6 +92,7 @@ class RunFigures:
     scenario_hash: str | None
     iterations_done: int | None
     stopped_early: bool = False
+    warmup: int = 0
     window: str | None = None
     """``iterations 20 to 160``: set when the growth was fitted again over a window both runs measured."""
 
@@ -107,6 +108,7 @@ class RunFigures:
             metric=summary.metric,
             scenario_hash=(summary.scenario or {}).get("hash"),
             iterations_done=summary.iterations_done,
+            warmup=summary.warmup or 0,
             stopped_early=summary.stopped_early_at is not None
             or (summary.iterations_done is not None and summary.iterations is not None and summary.iterations_done < summary.iterations),
         )
@@ -217,11 +219,10 @@ def _over_common_window(b: RunFigures, h: RunFigures, base_dir: Path, head_dir: 
     from .analysis import MIN_FIT_POINTS, fit
 
     try:
-        base_summary, head_summary = Summary.load(base_dir), Summary.load(head_dir)
         series = [_series(d, b.metric or "") for d in (base_dir, head_dir)]
     except (UsageError, OSError, ValueError):
         return b, h, " (a side stopped early and its samples cannot be read: growth over unequal windows)"
-    start = max(base_summary.warmup or 0, head_summary.warmup or 0)
+    start = max(b.warmup, h.warmup)
     end = min(max(xs) for xs, _ in series if xs) if all(xs for xs, _ in series) else start
     fitted = []
     for xs, ys in series:

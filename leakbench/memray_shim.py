@@ -11,6 +11,7 @@ the tracker, which writes the capture before the process ends.
 ``python memray_shim.py OUTPUT NATIVE (-m module | -c code | script) args...``
 """
 
+import os
 import runpy
 import signal
 import sys
@@ -37,7 +38,7 @@ def main() -> None:
             exec(compile(target[1], "<string>", "exec"), {"__name__": "__main__"})
         else:
             sys.argv = list(target)
-            sys.path[0] = __import__("os").path.dirname(__import__("os").path.abspath(target[0]))
+            sys.path[0] = os.path.dirname(os.path.abspath(target[0]))
             runpy.run_path(target[0], run_name="__main__")
 
 
