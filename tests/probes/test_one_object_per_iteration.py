@@ -25,6 +25,15 @@ def test_one_object_per_iteration_fails_on_the_block_counter_by_default(leakbenc
     assert not s["counters"]["gc_objects"]["fired"]  # an object() is not gc-tracked: blocks alone see it
 
 
+def test_past_256_iterations_the_last_sample_is_counted_like_the_others(leakbench, monkeypatch):
+    """Ints past 256 are objects: the loop's own numbers must not move the last delta (it read -1 and hid the leak)."""
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    for target, deltas in (("one_object", [1] * 10), ("clean", [0] * 10)):
+        r = leakbench("run", "tool-calls", "--iterations", "300", "--no-progress", "--name", target,
+                      "--target", f"bench.targets.inproc:{target}", name=target)
+        assert r.summary["counters"]["blocks"]["deltas"] == deltas, (target, r.summary["counters"]["blocks"])
+
+
 def test_the_same_churn_without_the_object_passes_with_blocks_flat(leakbench, monkeypatch):
     r = run(leakbench, monkeypatch, "bench.targets.inproc:clean")
     assert r.code == 0, r.proc.stdout + r.proc.stderr
