@@ -5,7 +5,13 @@ scenario: the clean twin keeps 200 small summaries and deletes each session;
 the leaky twin also keeps a 4 KiB RunRecord per session in a Map never swept.
 Judged by RSS, V8's lazy collection makes the clean twin look like a leak
 (tens of KiB per iteration for hundreds of iterations); judged by js_heap
-after a forced collection, it is flat. The 1500-iteration, 20-run repetition
+after a forced collection, it settles. Not at once: the bare truth (the
+client alone, ``node --expose-gc``, ``gc()`` and heapUsed every session)
+grows ~2 KiB a session over its first 300 while V8 compiles and tiers up
+the SDK's code (code space and bytecode, not objects: heap snapshots of
+sessions 300 and 1200 differ by 200 KB, most of it compiled code), ~1.1 KiB
+over sessions 200-500 and ~200 B past 600. The clean test's warm-up covers
+the first 200. The 1500-iteration, 20-run repetition
 of the issue is ``python bench/node_probe.py --runs 20`` and the slow test below.
 """
 
@@ -32,7 +38,7 @@ def churn(leakbench, name: str, iterations: int, *options: str, client: tuple[st
 
 
 def test_a_clean_node_client_passes_on_its_heap_at_a_2_kib_threshold(leakbench):
-    r = churn(leakbench, "clean", 300, "--per-iteration", "2KiB")
+    r = churn(leakbench, "clean", 500, "--warmup", "200", "--per-iteration", "2KiB")
     s = r.summary
     assert r.code == 0 and s["verdict"] == "pass", r.proc.stdout + r.proc.stderr
     assert s["probe"]["kind"] == "node" and s["metric"] == "js_heap" and s["metric_fallback"] is None
