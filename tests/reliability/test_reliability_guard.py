@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -124,7 +123,6 @@ def test_runaway_in_process_target_is_stopped_by_the_self_guard(tmp_path):
 
 def test_in_process_target_that_swallows_the_guard_is_ended_at_the_hard_limit(tmp_path):
     """``except BaseException: pass`` defeats the raised guard; the process then ends itself at 1.2x."""
-    workspaces_before = set(Path(tempfile.gettempdir()).glob("leakbench-ws-*"))
     limit = 800_000_000
     watch, r = _in_process("swallows_everything", limit, tmp_path)
     assert not watch.breached
@@ -132,13 +130,14 @@ def test_in_process_target_that_swallows_the_guard_is_ended_at_the_hard_limit(tm
     s = json.loads((tmp_path / "results" / "loop" / "summary.json").read_text())
     assert s["verdict"] == "leak" and s["rule"] == "guard" and "did not stop" in s["reason"]
     assert watch.max_rss < limit * 1.3, f"leakbench reached {watch.max_rss}, limit {limit}"
-    assert not (set(Path(tempfile.gettempdir()).glob("leakbench-ws-*")) - workspaces_before)  # its workspace is gone too
+    assert not list((tmp_path / "tmp").iterdir())  # its workspace is gone too
 
 
 def _in_process(target: str, limit: int, tmp_path: Path) -> tuple[RunWatch, subprocess.CompletedProcess]:
     cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={tmp_path / 'results'}", "--no-progress",
            "--rss-limit", str(limit), "--target", f"slow_loop:{target}"]
-    env = {**os.environ, "PYTHONPATH": str(TARGETS)}
+    (tmp_path / "tmp").mkdir()  # a temp dir of its own: what it leaves there is its own, not a parallel test's
+    env = {**os.environ, "PYTHONPATH": str(TARGETS), "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watch = RunWatch(int(limit * 1.3) + 512 * 2**20, pid=proc.pid)
     watch.start()
