@@ -2,8 +2,11 @@
 
 In-process, a Tracker covers only the measured window (after warm-up), so what
 is still allocated when it stops is what the iterations left behind: memray's
-leaks view of the window. A process target is run under ``memray run`` from
-its first line, since a capture cannot be started later from outside.
+leaks view of the window. So does a Python process target's, when the Python
+probe is in it: the probe starts and stops the tracker inside the target. A
+Python target without the probe (``--no-runtime-probe``) runs under the
+memray shim from its first line, since a capture cannot be started later from
+outside: that capture spans the whole run, start-up included.
 
 Captures use memray's aggregated format: it keeps exactly what a leaks report
 needs (what is still allocated when tracking stops, per stack) in a file of a
@@ -145,12 +148,31 @@ def wrap_command(command: list[str], capture_file: Path, native: bool) -> tuple[
     return [python, *interpreter_options, os.fspath(shim), os.fspath(capture_file), "1" if native else "0", *target], {"PYTHONMALLOC": "malloc"}
 
 
-def finish_process_capture(capture_file: Path, results_dir: Path, iterations: int) -> dict[str, Any]:
-    """Reports for a process capture, which spans the whole run: start-up and warm-up included."""
+def check_capture_command(command: list[str], capture_file: Path) -> dict[str, str]:
+    """What a capture inside a Python target needs: its memray, checked when its interpreter is known, and the env.
+
+    The target's interpreter is known for ``python ...`` and a Python
+    shebang; behind a wrapper (``bash -c``) the target itself says, when the
+    tracker cannot start, in ``memray_error``.
+    """
+    try:
+        python = _split_python(command)[0]
+    except UsageError:
+        python = None
+    if python is not None:
+        _check_memray_in(python)
+    capture_file.unlink(missing_ok=True)
+    return {"PYTHONMALLOC": "malloc", "LEAKBENCH_PYPROBE_MEMRAY": "1"}
+
+
+def finish_process_capture(capture_file: Path, results_dir: Path, iterations: int, windowed: bool = False) -> dict[str, Any]:
+    """Reports for a process capture: of the measured window when ``windowed``, else of the whole run."""
     capture_file = Path(capture_file)
     if not capture_file.is_file():
         raise UsageError(f"the target wrote no memray capture at {capture_file}: did it exit through exec or a signal?")
-    result = _reports(capture_file, Path(results_dir), iterations, window="whole run: a process capture cannot be windowed")
+    window = ("measured window, after warm-up (tracked inside the target)" if windowed
+              else "whole run: start-up and warm-up included (--no-runtime-probe: a capture from outside cannot be windowed)")
+    result = _reports(capture_file, Path(results_dir), iterations, window=window)
     children = sorted(p.name for p in capture_file.parent.glob(capture_file.name + ".*"))
     if children:
         result["children"] = children

@@ -23,6 +23,7 @@ from .pacers import Pacer, pacer_for
 from .probes import probe_for
 from .probes.base import LaunchPlan
 from .probes.process import ProcessProbe
+from .probes.python import PythonProbe
 from .redact import KeyCollector, command_secrets, env_secrets
 from .results import TARGET_LOG
 from .run import Outcome, Run, scenario_workspace
@@ -49,9 +50,14 @@ def run_process(config: RunConfig, signals: Signals) -> Outcome:
     assert isinstance(probe, ProcessProbe)
     pacer = pacer_for(config)
     run = Run(config, probe, {"kind": "process", "command": config.command}, secrets=env_secrets() | command_secrets(config.command))
-    capture = MemrayProcess(run.run_dir.path, config.memray_native) if config.memray else None
-    if capture:
-        run.watch(capture)
+    capture = None
+    if config.memray:  # windowed by the Python probe in the target, else the whole run under the shim
+        windowed = probe if isinstance(probe, PythonProbe) else None
+        capture = MemrayProcess(run.run_dir.path, config.memray_native, windowed)
+        if windowed is not None:
+            windowed.capture = capture
+        else:
+            run.watch(capture)
     status = reason = None
     ending = _Ending()
     try:

@@ -1,8 +1,8 @@
 """What watches the measured window and explains a failure: tracemalloc and gc types, memray.
 
-Each window is opened at the warm-up boundary (a process capture, which
-``memray run`` starts with the target, is open from the launch), closed as
-the run ends and before it is judged, then asked for the summary fields it
+Each window is opened at the warm-up boundary (a whole-run process capture,
+which starts with the target, is open from the launch), closed as the run
+ends and before it is judged, then asked for the summary fields it
 contributes.
 """
 
@@ -65,21 +65,35 @@ class MemrayInProcess:
 
 
 class MemrayProcess:
-    """``memray run`` around a Python target: the capture spans the whole run, start-up included."""
+    """A Python target's memray capture, read once the target has stopped and written it.
 
-    def __init__(self, results: Path, native: bool) -> None:
+    Whole run (``memray run``, the shim), start-up included, unless the Python
+    probe is in the target: then ``windowed``, and the probe starts and stops
+    the tracker inside the target at the window's edges (``open``, and the
+    probe's ``stop``), so what is still allocated is what the measured
+    iterations left, as in-process.
+    """
+
+    def __init__(self, results: Path, native: bool, windowed: Any = None) -> None:
         self.capture = Path(results) / CAPTURE
         self.native = native
+        self.windowed = windowed
+        """The PythonProbe that starts the tracker in the target, or None: the whole run under the shim."""
         self.iterations = 1
+        self.error: str | None = None
 
     def prepare(self, plan: LaunchPlan) -> None:
-        from .capture import wrap_command
+        from .capture import check_capture_command, wrap_command
 
-        plan.command, env = wrap_command(plan.command, self.capture, self.native)
+        if self.windowed is None:
+            plan.command, env = wrap_command(plan.command, self.capture, self.native)
+        else:
+            env = check_capture_command(plan.command, self.capture)
         plan.env.update(env)
 
     def open(self) -> None:
-        pass
+        if self.windowed is not None:
+            self.error = self.windowed.start_capture(self.capture, self.native)
 
     def close(self, iterations: int) -> None:
         self.iterations = iterations  # the target, stopped already, has written the capture
@@ -87,12 +101,14 @@ class MemrayProcess:
     def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         from .capture import finish_process_capture, growth_report
 
+        if self.error:
+            return {"memray_error": self.error}
         if not self.capture.is_file() or self.capture.stat().st_size == 0:
             # Said, never silent: the user asked for a capture and this is the run they want to read.
             return {"memray_error": f"the target wrote no memray capture ({CAPTURE} is missing or empty): it ended "
                                     "by SIGKILL or exec before its tracker could write; see target.log"}
         try:
-            report = finish_process_capture(self.capture, self.capture.parent, self.iterations)
+            report = finish_process_capture(self.capture, self.capture.parent, self.iterations, windowed=self.windowed is not None)
         except LeakbenchError as err:  # a broken capture must not cost the verdict
             return {"memray_error": str(err)}
         return {"memray": growth_report(report, verdict.growth_per_iteration)}

@@ -11,7 +11,9 @@ answers like a sample; ``S <seq>`` answers ``<seq> <blocks> <gc_objects or -1>
 <traced or -1>``; ``X <seq>`` is an exact boundary's sample (the heap thawed
 for the rest of the run, every object counted); ``A <seq>`` opens the attribution window and ``Z <seq>
 <iterations>`` closes it, answered by ``<seq> T <length>`` and that many
-bytes of report. The thread blocks on its pipe between requests and keeps
+bytes of report. ``M <seq> <native> <path>`` starts a memray tracker writing
+to ``path`` (answered ``<seq> ok``, or ``<seq> E <why>``) and ``N <seq>``
+stops it, which writes the capture. The thread blocks on its pipe between requests and keeps
 nothing: what it allocates to answer is freed before the next boundary.
 """
 
@@ -58,6 +60,12 @@ def _serve(requests: int, replies: int, pyheap) -> None:
             elif command == b"Z":
                 if window:
                     window.send(seq)
+            elif command == b"M":
+                seq, native, path = seq.split(b" ", 2)
+                os.write(replies, seq + b" " + Capture.start(path.decode("utf-8", "surrogateescape"), native == b"1") + b"\n")
+            elif command == b"N":
+                Capture.stop()
+                os.write(replies, seq + b" ok\n")
             else:
                 if command == b"F":
                     heap.freeze()
@@ -106,6 +114,44 @@ class Attribution:
                 os.write(self.replies, b"%s T %d\n%s" % (seq, len(text), text))
             except OSError:
                 pass
+
+
+class Capture:
+    """memray's tracker over the measured window, started and stopped on leakbench's word.
+
+    Started from this thread, memray still follows the main thread's whole
+    stack (it installs itself in every thread); stopped at the window's end,
+    or as the program exits by itself after its last turn (``atexit``), or
+    when leakbench's SIGTERM ends it (``sitecustomize`` made that a
+    ``SystemExit``): the aggregated capture is written as the tracker ends.
+    """
+
+    tracker = None
+    lock = threading.Lock()
+
+    @classmethod
+    def start(cls, path: str, native: bool) -> bytes:
+        try:
+            import memray
+
+            tracker = memray.Tracker(path, native_traces=native, follow_fork=False,
+                                     trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept
+                                     file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+            tracker.__enter__()
+        except Exception as err:
+            return b"E " + f"{type(err).__name__}: {err}".replace("\n", " ").encode("utf-8", "replace")
+        import atexit
+
+        cls.tracker = tracker
+        atexit.register(cls.stop)
+        return b"ok"
+
+    @classmethod
+    def stop(cls) -> None:
+        with cls.lock:
+            tracker, cls.tracker = cls.tracker, None
+        if tracker is not None:
+            tracker.__exit__(None, None, None)
 
 
 def _attribution():

@@ -68,6 +68,9 @@ class PythonProbe(ProcessProbe):
         self.misses = 0
         self._frozen = False
         self.attribution: TargetAttribution | None = None
+        self.capture: Window | None = None
+        """A memray capture to run inside the target over the window (``MemrayProcess``), set by the launch."""
+        self._capturing = False
         self._pending = b""
 
     def prepare(self, plan: LaunchPlan) -> None:
@@ -103,11 +106,32 @@ class PythonProbe(ProcessProbe):
         return sample
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
-        """gc type growth over the window, and tracemalloc lines if the target traces, told by the target."""
-        if self.lost is not None or self.hello is None:
-            return []
-        self.attribution = TargetAttribution(self)
-        return [self.attribution]
+        """gc type growth over the window, tracemalloc lines if the target traces, and memray's capture if asked."""
+        found: list[Window] = []
+        if self.lost is None and self.hello is not None:
+            self.attribution = TargetAttribution(self)
+            found.append(self.attribution)
+        if self.capture is not None:  # opened after the attribution's set-up, so none of it is in the capture
+            found.append(self.capture)
+        return found
+
+    def start_capture(self, path: Path, native: bool) -> str | None:
+        """Start memray's tracker in the target (the window opens); None, or why there is no capture."""
+        if self.lost is not None:
+            return f"no memray capture: {self.lost} (--no-runtime-probe captures the whole run from outside)"
+        words = self._exchange(b"M", b" %d %s" % (native, os.fsencode(path)))
+        if words == ["ok"]:
+            self._capturing = True
+            return None
+        if words and words[0] == "E":
+            return f"memray could not start in the target: {' '.join(words[1:])}"
+        return "no memray capture: the target did not answer the request to start it"
+
+    def _stop_capture(self) -> None:
+        """End the target's tracker, which writes the capture; a target that exited already did so on its way out."""
+        if self._capturing:
+            self._capturing = False
+            self._exchange(b"N")
 
     def _connected(self, wait: float) -> bool:
         if self.hello is None:
@@ -170,6 +194,8 @@ class PythonProbe(ProcessProbe):
         self._target_ends = []
 
     def stop(self) -> None:
+        if self.lost is None:  # last opened, first closed, as in-process
+            self._stop_capture()
         if self.attribution is not None and self.lost is None:
             self.attribution.collect()
         super().stop()

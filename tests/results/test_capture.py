@@ -226,6 +226,46 @@ def test_an_early_stopped_leaky_run_keeps_its_capture(leakbench):
     assert "memray" in r.proc.stdout and "still allocated" in r.proc.stdout
 
 
+def _memray_run(leakbench, name: str, *options: str, command: tuple[str, ...]):
+    return leakbench("run", "tool-calls", "--memray", "--no-progress", "--name", name, *options, "--", *command, name=name)
+
+
+def test_a_python_process_capture_is_of_the_measured_window_not_the_start_up(leakbench):
+    """A cache filled during the warm-up (100 KB a turn for 10 turns) is no leak: windowed, it is not in the capture.
+
+    The whole-run capture (``--no-runtime-probe``: the shim from the first
+    line) spreads the filled 1 MB over the run's iterations, the "still
+    allocated per iteration" of a fixed release that read higher than the
+    leaky one's real leak.
+    """
+    agent = (sys.executable, str(TARGETS / "agent.py"), "--leak", "100KB", "--plateau", "10")
+    windowed = _memray_run(leakbench, "windowed", "--iterations", "40", "--warmup", "15", command=agent).summary["memray"]
+    whole = _memray_run(leakbench, "whole", "--iterations", "40", "--warmup", "15", "--no-runtime-probe", command=agent).summary["memray"]
+    assert windowed["window"].startswith("measured window") and whole["window"].startswith("whole run")
+    filled = {row["function"]: row["bytes_per_iteration"] for row in whole["top"]}
+    assert filled.get("main", 0) > 20_000, whole["top"]  # 1 MB over 40 iterations
+    assert all(row["function"] != "main" or row["bytes_per_iteration"] < 2_000 for row in windowed["top"]), windowed["top"]
+    assert windowed["leaked_bytes_per_iteration"] < whole["leaked_bytes_per_iteration"] / 10
+
+
+def test_a_python_target_behind_bash_is_captured_by_the_probe_inside_it(leakbench):
+    """memray cannot follow ``bash -c``'s exec from outside; the probe, loaded in the Python process, starts it there."""
+    agent = f"exec {sys.executable} {TARGETS / 'agent.py'} --leak 100KB"
+    s = _memray_run(leakbench, "bash", "--iterations", "30", "--warmup", "10", command=("bash", "-c", agent)).summary
+    assert s["probe"]["kind"] == "python" and not s.get("memray_error"), s.get("memray_error")
+    top = s["memray"]["top"][0]
+    assert top["function"] == "main" and 90_000 < top["bytes_per_iteration"] < 110_000, s["memray"]["top"][:3]
+
+
+def test_a_capture_inside_the_target_survives_the_guard(leakbench):
+    """The guard stops a runaway with SIGTERM: the probe made that an exit through the tracker, which writes its capture."""
+    r = _memray_run(leakbench, "runaway", "--iterations", "100", "--warmup", "5", "--rss-limit", "400MB",
+                    command=(sys.executable, str(TARGETS / "agent.py"), "--runaway-after", "10", "--runaway-step", "5MB"))
+    s = r.summary
+    assert s["rule"] == "guard", r.proc.stdout + r.proc.stderr
+    assert s["memray"]["window"].startswith("measured window") and s["memray"]["top"][0]["function"] == "main", s.get("memray_error")
+
+
 def test_missing_process_capture_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="wrote no memray capture"):
         finish_process_capture(tmp_path / "capture.bin", tmp_path, iterations=10)

@@ -15,6 +15,7 @@ import sys
 def _step_in_and_aside() -> None:
     here = os.path.dirname(os.path.abspath(__file__))
     fds = os.environ.pop("LEAKBENCH_PYPROBE_FDS", None)
+    capture = os.environ.pop("LEAKBENCH_PYPROBE_MEMRAY", None)
     theirs = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and os.path.abspath(p) != here]
     if theirs:
         os.environ["PYTHONPATH"] = os.pathsep.join(theirs)
@@ -30,6 +31,8 @@ def _step_in_and_aside() -> None:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             module.start(fds, os.path.join(os.path.dirname(here), "pyheap.py"))
+            if capture:
+                _exit_on_sigterm()
         except Exception as err:  # never the target's problem: leakbench warns and reads RSS
             sys.stderr.write(f"leakbench: the Python probe did not start in this process: {err!r}\n")
     ours = sys.modules.pop("sitecustomize", None)
@@ -41,5 +44,22 @@ def _step_in_and_aside() -> None:
         sys.modules["sitecustomize"] = ours
 
 
+def _exit_on_sigterm() -> None:
+    """leakbench stops a capturing target with SIGTERM: as ``SystemExit``, the tracker writes its capture on the way out.
+
+    Only where the program left the default (it may install its own later,
+    which then decides how it ends); signal handlers are set from the main
+    thread, which is why here and not in the probe's thread.
+    """
+    import signal
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, _exit)
+
+
 _step_in_and_aside()
-del _step_in_and_aside
+del _step_in_and_aside, _exit_on_sigterm
