@@ -16,9 +16,10 @@ Modes (memray is started by a small shim around runpy, written like
 leakbench/memray_shim.py, aggregated capture format):
 
 - bare: no tracker, the default allocator.
-- malloc: ``PYTHONMALLOC=malloc``, Python frames only (what ``leakbench run
-  --memray`` does today for a process target).
-- pymalloc+trace: pymalloc kept, ``trace_python_allocators=True``.
+- malloc: ``PYTHONMALLOC=malloc``, Python frames only (``leakbench run
+  --memray`` for a process target until this bench measured it).
+- pymalloc+trace: pymalloc kept, ``trace_python_allocators=True`` (what
+  ``--memray`` does now, ``leakbench.capture.capture_env``).
 - pymalloc: pymalloc kept, ``trace_python_allocators=False`` (memray sees
   pymalloc's arenas, not the objects in them).
 - native: ``PYTHONMALLOC=malloc`` and ``native_traces=True``.
@@ -165,8 +166,8 @@ class Mode:
 
 MODES = [
     Mode("bare", tracker=False, what="no tracker, pymalloc"),
-    Mode("malloc", tracker=True, malloc=True, what="PYTHONMALLOC=malloc, Python frames (leakbench run --memray today)"),
-    Mode("pymalloc+trace", tracker=True, python_allocators=True, what="pymalloc kept, trace_python_allocators=True"),
+    Mode("malloc", tracker=True, malloc=True, what="PYTHONMALLOC=malloc, Python frames (--memray before)"),
+    Mode("pymalloc+trace", tracker=True, python_allocators=True, what="pymalloc kept, trace_python_allocators=True (--memray now)"),
     Mode("pymalloc", tracker=True, what="pymalloc kept, trace_python_allocators=False (arenas only)"),
     Mode("native", tracker=True, native=True, malloc=True, what="PYTHONMALLOC=malloc, native_traces=True"),
 ]

@@ -28,6 +28,7 @@ def main() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit)
     tracker = memray.Tracker(output, native_traces=native == "1", follow_fork=True,
+                             trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept (leakbench's capture_env)
                              file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
     with tracker:
         if target[0] == "-m":

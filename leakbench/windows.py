@@ -88,7 +88,7 @@ class MemrayProcess:
         if self.windowed is None:
             plan.command, env = wrap_command(plan.command, self.capture, self.native)
         else:
-            env = check_capture_command(plan.command, self.capture)
+            env = check_capture_command(plan.command, self.capture, self.native)
         plan.env.update(env)
 
     def open(self) -> None:

@@ -135,7 +135,7 @@ class Capture:
             import memray
 
             tracker = memray.Tracker(path, native_traces=native, follow_fork=False,
-                                     trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept
+                                     trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept: leakbench's capture_env
                                      file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
             tracker.__enter__()
         except Exception as err:
