@@ -69,6 +69,7 @@ PY = sys.executable
 
 IO_TARGET = '''"""examples/clients/openai_agent.py's loop; --leak keeps each turn's tool call and the head of its output, in lines."""
 import copy
+import os
 import sys
 from pathlib import Path
 
@@ -95,6 +96,7 @@ if __name__ == "__main__":
 '''
 
 STRUCTURED_TARGET = '''"""A structured answer streamed by the openai SDK each turn, until the final answer; --leak keeps each one, parsed again."""
+import os
 import sys
 
 import openai
