@@ -38,9 +38,9 @@ _PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 def capture_env(native: bool) -> dict[str, str]:
     """The cheapest mode that blames the right code: pymalloc kept and its allocations traced one by one.
 
-    Measured (``bench/memray_cost.py``): 4.0x a bare loop on an allocation-heavy
-    structured-output stream against 5.3x with ``PYTHONMALLOC=malloc``, the
-    same on an I/O-bound loop; and the target's memory behaves as it does
+    Measured (``bench/memray_cost.py``, two runs): 4.0x and 4.2x a bare loop on an
+    allocation-heavy structured-output stream against 5.3x and 4.6x with
+    ``PYTHONMALLOC=malloc``, and no dearer on an I/O-bound loop; and the target's memory behaves as it does
     without memray (its blocks are counted, its RSS is pymalloc's). Native
     frames need ``PYTHONMALLOC=malloc`` (memray's advice for them) and cost
     2.5x more again: only when asked for.
