@@ -149,7 +149,7 @@ def _slope_rule(v: Verdict, x: np.ndarray, y: np.ndarray, thresholds: Thresholds
     v.growth_per_iteration, v.intercept = slope, intercept
     v.growth_per_iteration_low, v.growth_per_iteration_high = low, high
     tail = max(MIN_FIT_POINTS // 2, int(len(x) * TAIL_FRACTION))
-    v.tail_growth_per_iteration = fit(x[-tail:], y[-tail:], thresholds.confidence)[0]
+    v.tail_growth_per_iteration = _tail_growth(x[-tail:], y[-tail:], thresholds.confidence)
     if low > thresholds.per_iteration and v.tail_growth_per_iteration > thresholds.per_iteration:
         firing.append(
             (
@@ -160,6 +160,21 @@ def _slope_rule(v: Verdict, x: np.ndarray, y: np.ndarray, thresholds: Thresholds
                 f"above the {format_size(thresholds.per_iteration)}/iteration threshold",
             )
         )
+
+
+def _tail_growth(x: np.ndarray, y: np.ndarray, confidence: float) -> float:
+    """Growth over the tail, read two ways: the larger says whether the series is still growing.
+
+    Theil-Sen, the median of pairwise slopes, shrugs off a spike but reads a
+    staircase as flat: heap figures that come in steps (Go's gctrace prints
+    whole MiB; a 16 KiB/iteration leak climbs one stair in 64) tie most pairs
+    within a stair, and a leak read 15 KiB/iteration over the window with a tail
+    of 0 passed. The rise from the median of the tail's first quarter to that
+    of its last sees the stairs, and a spike moves neither median.
+    """
+    q = max(2, len(x) // 4)
+    rise = (np.median(y[-q:]) - np.median(y[:q])) / max(1.0, float(np.median(x[-q:]) - np.median(x[:q])))
+    return max(fit(x, y, confidence)[0], float(rise))
 
 
 def _counter_rule(v: Verdict, keep: np.ndarray, counters: dict[str, np.ndarray], thresholds: Thresholds, firing: Firing) -> None:

@@ -43,6 +43,33 @@ def test_cache_that_fills_then_stays_flat_passes():
     assert abs(v.tail_growth_per_iteration) < 50_000  # the tail is flat, which is what lets it pass
 
 
+# go_heap of a Go agent keeping 16 KiB a turn, as a CI run read it (iteration: MiB from there on). gctrace prints
+# whole MiB and the live heap at the latest collection lags, so the stairs are uneven and dip back a MiB at times.
+GO_STAIRS = {2: 2, 57: 3, 71: 2, 72: 3, 75: 2, 76: 3, 107: 4, 110: 3, 120: 4, 185: 5, 249: 6, 279: 5, 283: 6, 311: 7,
+             330: 6, 335: 7, 381: 8, 387: 7, 394: 8}
+
+
+def stairs(points: dict[int, int], end: int) -> tuple[np.ndarray, np.ndarray]:
+    i = np.arange(2, end + 1)
+    starts = np.array(sorted(points))
+    levels = np.array([points[k] for k in starts])
+    return i, levels[np.searchsorted(starts, i, side="right") - 1] * 2.0**20
+
+
+def test_a_leak_read_in_whole_mib_steps_fails_on_slope():
+    """Theil-Sen alone read that run's tail as 0 B/iteration (most pairs tie within a stair) and the leak passed."""
+    i, heap = stairs(GO_STAIRS, 400)
+    v = judge(i, heap, Thresholds(budget=50 * 2**20, per_iteration=4096, warmup=66), metric="go_heap")
+    assert v.leaked and v.rule == "slope", v.reason
+    assert v.tail_growth_per_iteration > 4096
+
+
+def test_a_staircase_that_stopped_climbing_passes():
+    i, heap = stairs({k: v for k, v in GO_STAIRS.items() if k < 250}, 400)  # the same run, had it stopped at 5 MiB
+    v = judge(i, heap, Thresholds(budget=50 * 2**20, per_iteration=4096, warmup=66), metric="go_heap")
+    assert not v.leaked, v.reason
+
+
 def test_sawtooth_garbage_collector_passes():
     saw = (x % 50) * 1 * MB  # grows 50 MB, collected, again
     v = judge(x, BASE + saw, th(budget=60 * MB), metric="rss")
