@@ -8,6 +8,7 @@ last boundary, and pulls the plug when the target passes the RSS limit.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from array import array
@@ -175,5 +176,7 @@ class SelfWatcher(PeakWatcher):
         while not self._stop.wait(FAST_POLL_SECONDS):
             rss = self.proc.memory_info().rss
             if rss > self.limit * self.HARD_FACTOR:
+                # The runaway thread gets the GIL only when this one blocks, while the summary is written.
+                sys.setswitchinterval(10.0)
                 self.on_hard_limit(rss)
                 os._exit(EXIT_LEAK)
