@@ -71,11 +71,15 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE session_items (id INTEGER PRIMARY KEY, message TEXT)")
+        # One cursor for the session: sqlite3 before CPython 3.15 keeps a weak reference to every cursor
+        # a connection made (``execute`` makes one) and sweeps the dead ones every 200th, so a cursor per
+        # item is one object more per turn for 200 turns (gh-144377; docs/python.md).
+        self.cursor = self.db.cursor()
+        self.cursor.execute("PRAGMA journal_mode=WAL")
+        self.cursor.execute("CREATE TABLE session_items (id INTEGER PRIMARY KEY, message TEXT)")
 
     def add(self, message: dict) -> None:
-        self.db.execute("INSERT INTO session_items (message) VALUES (?)", (json.dumps(message),))
+        self.cursor.execute("INSERT INTO session_items (message) VALUES (?)", (json.dumps(message),))
 
 
 def stream_turn(client: httpx.Client, body: bytes) -> tuple[str, list[dict]]:

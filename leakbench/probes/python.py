@@ -7,9 +7,10 @@ measurement (``pyheap``) into the target, without touching its code: a
 ``sitecustomize`` on a ``PYTHONPATH`` entry it prepends starts a thread
 (``pytarget``) that answers on an inherited pipe. At each boundary the
 target makes a full collection and reports its allocated blocks and tracked
-objects, recorded always and judged by the every-iteration counter rule when
-asked for (see ``spec``); RSS, fds and threads are read from outside as for
-any process.
+objects, judged by default by the every-iteration counter rule, as
+in-process; RSS, fds and threads are read from outside as for any process.
+A bounded structure still filling after the warm-up reads as growth, as it
+does in the bare truth (docs/python.md: ralph's display, sqlite3's cursors).
 
 Only the first Python process of the tree to start answers (the program
 under ``bash -c`` or a console script); its own Python children are not
@@ -43,14 +44,9 @@ class PythonProbe(ProcessProbe):
         kind="python",
         fields=("blocks", "gc_objects", "traced", *ProcessProbe.spec.fields),
         metrics=ProcessProbe.spec.metrics,
-        counters=ProcessProbe.spec.counters,
-        on_request=("blocks", "gc_objects"),
+        counters=("blocks", "gc_objects", *ProcessProbe.spec.counters),
         peak_field="peak_tree",
     )
-    # Read at every boundary, judged on request (``--counters blocks,gc_objects,fds,children,threads``):
-    # real programs' fixed twins fill bounded structures by a block or an object per iteration for
-    # hundreds of iterations (sqlite3 keeps a weakref per cursor and sweeps them every 200: the TUI
-    # example's +1 gc object per turn), which the every-iteration rule cannot tell from a leak.
     REPLY_TIMEOUT = 10.0
     """A full collection of a big heap takes a while; past this the boundary goes on without it."""
     MISSES = 3
