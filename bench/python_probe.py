@@ -10,7 +10,7 @@ tests/scenarios/loop.toml. One run, three parts:
    ``--no-runtime-probe``, runs interleaved; the difference per boundary is the
    probe's cost per boundary.
 2. sensitivity: leaks of one ``object()`` and of 1, 4, 16 and 64 KB per turn,
-   judged by the block counter (``--counters blocks,...``) and by RSS
+   judged by the block counter (judged by default) and by RSS
    (``rss_tree``'s slope at a 1 KB/iteration threshold), in the same runs.
 3. false positives: the clean agent ``--runs`` times, by both.
 """

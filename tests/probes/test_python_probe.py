@@ -13,11 +13,9 @@ from conftest import AGENT, LOOP, TARGETS
 PY_AGENT = TARGETS / "py_agent.py"
 
 
-COUNTERS = ("--counters", "blocks,gc_objects,fds,children,threads")  # blocks and gc_objects are judged on request
-
-
 def run(leakbench, name: str, *command: str, iterations: int = 60):
-    return leakbench("run", str(LOOP), "--iterations", str(iterations), *COUNTERS, "--name", name, "--", *command, name=name)
+    """At default settings: blocks and gc_objects are judged by default, as in-process."""
+    return leakbench("run", str(LOOP), "--iterations", str(iterations), "--name", name, "--", *command, name=name)
 
 
 def console_script(tmp_path, name: str = "py-agent") -> str:
