@@ -2,7 +2,9 @@
 
 ``--leaky`` keeps every streamed event and every full tool output for the
 whole run, as the loop client of the 10 GB report did. Without it, the agent
-keeps only a preview of each output: the fix. Both send the model a bounded
+keeps a preview of the last few outputs only: the fix. (A preview of every
+output, kept for the run, is a leak too: one string a turn, which the block
+counter catches.) Both send the model a bounded
 window of recent messages, so only what the client keeps differs.
 Run by ``leakbench demo``; point it at any mock with LEAKBENCH_URL.
 """
@@ -20,6 +22,7 @@ import httpx
 
 PREVIEW = 200
 HISTORY = 8
+SHOWN = 16  # previews the fixed agent keeps to show: full before the demo's warm-up ends
 
 
 def run_tool(name: str, arguments: str, workspace: Path) -> str:
@@ -66,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Path(os.environ.get("LEAKBENCH_WORKSPACE", "."))
     url = os.environ.get("OPENAI_BASE_URL", os.environ.get("LEAKBENCH_URL", "") + "/v1")
     events: list | None = [] if args.leaky else None
-    transcript: list = []  # what the user is shown later: full outputs (leaky) or previews
+    transcript: list | deque = [] if args.leaky else deque(maxlen=SHOWN)  # what the user is shown: full outputs, or recent previews
     history: deque = deque([{"role": "user", "content": "Look around the workspace."}], maxlen=HISTORY)
     with httpx.Client(base_url=url.removesuffix("/v1"), timeout=60, headers={"Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")}) as client:
         while True:
