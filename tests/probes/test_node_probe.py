@@ -25,13 +25,15 @@ from leakbench.probes.node import INSPECT, is_node_command
 pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
 
 # Keeps 8 MiB on SIGUSR2 (64 KiB strings: on the JS heap, where a string made from a Buffer of
-# over ~1 MB would be external and not counted), 8 MiB of Buffers on SIGWINCH, closes its inspector on SIGHUP.
+# over ~1 MB would be external and not counted), 8 MiB of Buffers on SIGWINCH, closes its inspector on SIGHUP,
+# logs 4 MB in 500 messages on SIGTTIN and keeps none of it.
 SCRIPT = """
 const inspector = require("node:inspector");
 const kept = [];
 process.on("SIGUSR2", () => { for (let i = 0; i < 128; i++) kept.push(Buffer.alloc(1 << 16, String(i)).toString("latin1")); console.log("kept"); });
 process.on("SIGHUP", () => { inspector.close(); console.log("closed"); });
 process.on("SIGWINCH", () => { for (let i = 0; i < 8; i++) kept.push(Buffer.alloc(1 << 20, i)); console.log("buffers"); });
+process.on("SIGTTIN", () => { for (let i = 0; i < 500; i++) console.log(String(i).padStart(1 << 13, "x")); console.log("logged"); });
 const busy = Number(process.argv[2] || 0);
 // blocked in a native call, not in JS: the inspector's messages wait (in JS, V8 interrupts would serve them)
 if (busy) setTimeout(() => require("child_process").execSync(`sleep ${busy / 1000}`), 200);
@@ -119,6 +121,18 @@ def test_buffers_are_outside_the_js_heap_and_recorded_as_external(node_target):
         after = probe.sample(1)
         assert after["js_external"] - first["js_external"] > 7.5 * 2**20  # the 8 MiB, give or take what else moved
         assert after["js_heap"] - first["js_heap"] < 2**20  # js_heap alone would not see a Buffer leak
+    finally:
+        probe.stop()
+
+
+def test_what_the_program_logs_is_not_counted_as_kept(node_target):
+    """The inspector keeps the last 1000 console messages and their arguments; bare, they are garbage."""
+    probe, proc, log = node_target()
+    try:
+        first = probe.sample(0)["js_heap"]
+        signal_when_ready(proc, log, signal.SIGTTIN)
+        wait_for(lambda: "logged" in log.read_text())
+        assert probe.sample(1)["js_heap"] - first < 2**20  # +4 MiB when the inspector keeps them
     finally:
         probe.stop()
 

