@@ -82,7 +82,7 @@ def test_ralph_0_1_3_is_caught(tmp_path):
 
 
 # Measured (docs/catalogue.md), and so without leakbench (examples/real/openclaw/bare.py, gc() then heapUsed):
-# 2026.4.10, PR 52731's fix, still keeps ~0.9 MiB a run under this batch, as 2026.4.9 does: each run loads the
+# 2026.4.10, PR 52731's fix, still keeps ~1 MiB a run under this batch, as 2026.4.9 does: each run loads the
 # plugin registry again and Ajv keeps every schema it compiles. 2026.5.2 reuses the startup registry (#61756).
 OPENCLAW = [("2026.4.9", "leak"), ("2026.4.10", "leak"), ("2026.5.2", "pass")]
 
