@@ -3,15 +3,15 @@
     unshare -n python examples/real/openclaw/bare.py 2026.4.10 --runs 60 --warmup 20
 
 The same batch as ``--drive openclaw`` (a ``sessions_spawn`` per run, waited
-for through ``subagents``), written out by hand with httpx, against the mock
+for through ``subagents``; its driver sends the requests), against the mock
 (``leakbench serve``, the model it needs) and the gateway under
 ``node --expose-gc``. After each run the gateway gets SIGUSR2; a preloaded
 hook then calls ``gc()`` and appends ``process.memoryUsage().heapUsed`` to a
 file. No inspector, no probe, no leakbench run loop: what it prints is what a
 verdict by leakbench must agree with. ``unshare -n`` (root) keeps it on
 loopback, as ``--isolate-network`` does; the script refuses to start where an
-interface other than ``lo`` exists. Environment as for the launcher: ``LEAKBENCH_CLOCK_RATE``,
-``LEAKBENCH_OPENCLAW_TICKET``, ``LEAKBENCH_OPENCLAW_PLUGINS``.
+interface other than ``lo`` exists. Environment as for a leakbench run: ``LEAKBENCH_CLOCK_RATE``,
+``LEAKBENCH_OPENCLAW_TICKET``, ``LEAKBENCH_OPENCLAW_TOKEN``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from leakbench.driver import OpenClawDriver, free_port
 
 HERE = Path(__file__).resolve().parent
 HOOK = """
@@ -37,12 +37,6 @@ process.on("SIGUSR2", () => {
   fs.appendFileSync(process.env.BARE_HEAP_LOG, `${process.memoryUsage().heapUsed}\\n`);
 });
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def loopback_only() -> bool:
@@ -60,7 +54,6 @@ def main() -> int:
         print("bare.py: this network has interfaces besides lo: run it as unshare -n python examples/real/openclaw/bare.py ...", file=sys.stderr)
         return 2
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
-    ticket_bytes = int(os.environ.get("LEAKBENCH_OPENCLAW_TICKET") or 65536)
     with tempfile.TemporaryDirectory(prefix="openclaw-bare-") as tmp:
         work = Path(tmp)
         (work / "hook.mjs").write_text(HOOK)
@@ -76,7 +69,7 @@ def main() -> int:
                                    env=env, stdout=(work / "gateway.log").open("w"), stderr=subprocess.STDOUT)
         started = time.monotonic()
         try:
-            heaps = drive(f"http://127.0.0.1:{port}", gateway, heap_log, args.runs, ticket_bytes)
+            heaps = drive(f"http://127.0.0.1:{port}", gateway, heap_log, args.runs)
         finally:
             for proc in (gateway, mock):
                 proc.terminate()
@@ -94,47 +87,21 @@ def main() -> int:
     return 0
 
 
-def drive(base: str, gateway: subprocess.Popen, heap_log: Path, runs: int, ticket_bytes: int) -> list[int]:
-    token = os.environ.get("LEAKBENCH_OPENCLAW_TOKEN") or "leakbench-dummy-token"
-    client = httpx.Client(base_url=base, timeout=300, headers={"Authorization": f"Bearer {token}"},
-                          limits=httpx.Limits(max_keepalive_connections=0))
-
-    def invoke(tool: str, args: dict, session: str) -> dict:
-        body = client.post("/tools/invoke", json={"tool": tool, "args": args, "sessionKey": session}).json()
-        if not body.get("ok"):
-            raise RuntimeError(f"{tool}: {str(body)[:300]}")
-        return body["result"].get("details") or {}
-
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if client.post("/tools/invoke", json={"tool": "leakbench_ready"}, timeout=2).status_code in (200, 400, 404):
-                break
-        except httpx.HTTPError:
-            pass
-        if gateway.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the gateway did not come up")
-        time.sleep(0.5)
+def drive(base: str, gateway: subprocess.Popen, heap_log: Path, runs: int) -> list[int]:
+    """leakbench's own driver sends the requests (the same batch, byte for byte); the heap is read by the hook."""
+    driver = OpenClawDriver(base, timeout=300)
     heaps: list[int] = []
-    for i in range(runs):
-        session = f"agent:main:ticket-{i}"
-        line = f"ticket {i}: the service returns 502 under load; logs attached. "
-        task = f"Summarize ticket {i} in one line.\n" + (line * (ticket_bytes // len(line) + 1))[:ticket_bytes]
-        for attempt in range(3):
-            details = invoke("sessions_spawn", {"task": task, "model": "leakbench/mock"}, session)
-            if details.get("status") == "accepted":
-                break
-            time.sleep(2.0 * (attempt + 1))
-        run_id = details["runId"]
-        while any(r.get("runId") == run_id for r in invoke("subagents", {"action": "list"}, session).get("active", ())):
-            time.sleep(0.5)
-        before = len(heap_log.read_text().split()) if heap_log.exists() else 0
-        gateway.send_signal(signal.SIGUSR2)
-        while (len(heap_log.read_text().split()) if heap_log.exists() else 0) == before:
-            time.sleep(0.05)
-        heaps.append(int(heap_log.read_text().split()[-1]))
-        print(f"run {i + 1}: {heaps[-1] / 2**20:.1f} MiB", flush=True)
-    client.close()
+    try:
+        driver.wait_ready(300, lambda: gateway.poll() is None)
+        for i in range(runs):
+            driver.iteration(i)
+            gateway.send_signal(signal.SIGUSR2)
+            while len(lines := heap_log.read_text().split() if heap_log.exists() else []) == len(heaps):
+                time.sleep(0.05)
+            heaps.append(int(lines[-1]))
+            print(f"run {i + 1}: {heaps[-1] / 2**20:.1f} MiB", flush=True)
+    finally:
+        driver.close()
     return heaps
 
 
