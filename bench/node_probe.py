@@ -7,7 +7,7 @@ The target is tests/js/session_client.mjs on the built-in ``session-churn``
 scenario (three 100 KB tool outputs per session). Three parts, one run:
 
 1. cost: the clean client's wall time per iteration probed (a forced collection
-   over the inspector at every boundary, js_heap judged) as a ratio to the same
+   over the inspector at every boundary, js_retained judged) as a ratio to the same
    client unprobed (``--no-runtime-probe``, RSS judged), over the same clean runs;
 2. sensitivity: N clean runs and one run per planted leak (a RunRecord of K bytes
    per session kept in a Map) in each mode; every run's samples are re-judged by
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "tests" / "js" / "session_client.mjs"
 THRESHOLDS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
 LEAKS = (512, 1024, 2048, 4096, 16384, 65536, 262144)
-MODES = {"js_heap": [], "rss_tree": ["--no-runtime-probe"]}
+MODES = {"js_retained": [], "rss_tree": ["--no-runtime-probe"]}
 
 
 def leakbench_run(results: Path, name: str, iterations: int, mode: str, keep: int) -> Path:
@@ -131,7 +131,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="leakbench-node-bench-") as tmp:
         sens = sensitivity(Path(tmp), args.runs, args.iterations)
-    heap, rss = sens["js_heap"], sens["rss_tree"]
+    heap, rss = sens["js_retained"], sens["rss_tree"]
     kib = lambda n: "none" if n is None else f"{n / 1024:g} KiB"  # noqa: E731
     print(f"session-churn, {args.iterations} sessions, {args.runs} clean runs per mode")
     print(f"cost: {heap['s_per_iteration'] * 1000:.1f} ms/iteration probed vs {rss['s_per_iteration'] * 1000:.1f} unprobed: "

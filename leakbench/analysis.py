@@ -4,14 +4,20 @@ Memory numbers are noisy: allocators keep freed pages, garbage collectors run in
 bursts, caches fill once. So the slope is a Theil-Sen fit (the median of
 pairwise slopes, robust to outliers and sawtooth) with a confidence interval,
 and a leak must be confidently above the threshold *and* still growing over the
-last part of the run, so a cache that fills and then stays flat passes. Exact
-counters (gc objects, fds, children, threads) use CPython's refleak rule instead:
-a leak only if the counter rose in every one of the last k iterations.
+last part of the run, so a cache that fills and then stays flat passes.
+
+Exact counters (blocks, gc objects, fds, children, threads) are read by their
+floor, the lowest level they come back to (``counter_trend``): real programs
+batch and flush, sweep on a timer, keep something on some turns only, so no
+single iteration's delta says anything, and "rose in each of the last k" both
+fails a batch flushed every 120 turns and passes a record kept every third.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -30,13 +36,27 @@ def default_warmup(iterations: int) -> int:
     return min(max(20, iterations // 20), iterations // 2)
 
 
+MAX_PARTS = 8
+"""A counter's window is cut into at most this many stretches, each judged by its floor."""
+MIN_PART = 8
+"""Iterations a stretch spans at least: a leak every N-th iteration, N up to this, rises in every stretch."""
+MIN_PARTS = 5
+"""Stretches a counter needs to be called a leak: five floors rising are significant at ``LEVEL``, four never are."""
+LEVEL = 0.01
+"""How unlikely the floors' rise must be without a trend (Kendall's tau, one-sided): a counter whose floors
+only wander (a mock thread finishing its request as the sample is taken) fires in at most 1 run of 100."""
+ONE_FALL_KEEPS = 2 / 3
+"""A single fall with this much of the window after it is judged as an event, the stretch after it as the window."""
+STEADY = 2 / 3
+"""A leak lifts a counter's floor from most stretches to the next, not in one step."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     budget: int
     per_iteration: float
     warmup: int
     counters: tuple[str, ...] = ()
-    counter_window: int = 10
     confidence: float = 0.95
 
 
@@ -83,11 +103,6 @@ def fit(x: np.ndarray, y: np.ndarray, confidence: float = 0.95):
     return float(res.slope), float(res.intercept), float(res.low_slope), float(res.high_slope)
 
 
-def counter_check(values: np.ndarray, window: int) -> dict:
-    deltas = np.diff(values)[-window:].astype(int).tolist()
-    return {"deltas": deltas, "fired": len(deltas) == window and all(d >= 1 for d in deltas)}
-
-
 Firing = list[tuple[str, str]]
 
 
@@ -131,7 +146,7 @@ def judge(
                 f"of {format_size(v.baseline)}, over the {format_size(thresholds.budget)} budget",
             )
         )
-    _counter_rule(v, keep, counters or {}, thresholds, firing)
+    _counter_rule(v, keep, x_all, counters or {}, thresholds, firing)
     if firing:
         v.leaked = True
         v.rule = firing[0][0]
@@ -177,19 +192,104 @@ def _tail_growth(x: np.ndarray, y: np.ndarray, confidence: float) -> float:
     return max(fit(x, y, confidence)[0], float(rise))
 
 
-def _counter_rule(v: Verdict, keep: np.ndarray, counters: dict[str, np.ndarray], thresholds: Thresholds, firing: Firing) -> None:
+def _counter_rule(v: Verdict, keep: np.ndarray, iterations: np.ndarray, counters: dict[str, np.ndarray],
+                  thresholds: Thresholds, firing: Firing) -> None:
     for name in thresholds.counters:
         series = counters.get(name)
         if series is None:
             continue
-        s = np.asarray(series, float)[keep]
-        s = s[~np.isnan(s)]
-        result = counter_check(s, thresholds.counter_window)
-        v.counters[name] = result
-        if result["fired"]:
-            firing.append(
-                ("counter", f"{name} rose in each of the last {thresholds.counter_window} iterations (deltas {result['deltas']})")
-            )
+        x, c = iterations[keep], np.asarray(series, float)[keep]
+        known = ~np.isnan(c)
+        trend = counter_trend(x[known], c[known])
+        v.counters[name] = trend
+        if trend["fired"]:
+            firing.append(("counter", f"{name} {trend['seen']}"))
+
+
+def counter_trend(x: np.ndarray, c: np.ndarray) -> dict[str, Any]:
+    """Does an exact counter grow over the window and still rise at its end? Read by its floors.
+
+    The window is cut into stretches at least as long as the counter's
+    period (the longest gap between two of its falls, and never under
+    ``MIN_PART`` iterations) and each stretch is read by its floor, its lowest
+    value. A leak lifts the floor: the last stretch's floor is above every
+    earlier one (still rising at the end), it rose from at least two thirds
+    of the stretches to the next (steadily, not in a step or two), by at
+    least one per stretch, and the rise is significant (Kendall's tau at
+    ``LEVEL``: wandering floors are not a trend). A counter that falls back
+    keeps a floor (a flush, a sweep, a purge every P iterations: each stretch
+    holds a fall); a fill that ended leaves its last stretches level; one
+    step does not make a trend.
+
+    What it cannot tell: a period longer than the window looks like a leak
+    until its first fall, and a window holding fewer than ``MIN_PARTS``
+    periods cannot show a floor rising under the falls, so it is called
+    bounded and says so. A run must hold the warm-up plus five periods.
+    """
+    result: dict[str, Any] = {"fired": False, "seen": "", "growth_per_iteration": None, "floors": [],
+                              "part_iterations": None, "falls": 0, "period": None}
+    if len(x) < 6 or x[-1] - x[0] < 5:
+        result["seen"] = "too few samples to judge"
+        return result
+    span = float(x[-1] - x[0])
+    falls = _falls(c)
+    result["falls"] = len(falls)
+    fall_at = x[falls]
+    gaps = np.diff(fall_at)
+    if len(falls) == 1 and x[-1] - fall_at[0] >= ONE_FALL_KEEPS * span:
+        # One fall early on (a cache emptied once) is an event, not a period: what followed it is judged.
+        after = counter_trend(x[falls[0]:], c[falls[0]:])
+        after["falls"] = 1
+        after["seen"] = f"fell back once, at iteration {fall_at[0]:.0f}, then " + after["seen"].replace("bounded: ", "")
+        return after
+    if len(falls) == 1:  # one fall late: the period is at least as long as the rises on either side of it
+        gaps = np.array([fall_at[0] - x[0], x[-1] - fall_at[0]])
+    if len(falls) >= 2:
+        result["period"] = float(np.median(gaps))
+    part = max(span / MAX_PARTS, min(MIN_PART, span / MIN_PARTS), float(gaps.max()) if len(gaps) else 0.0)
+    parts = int(span // part)
+    if parts < 2 or (parts < MIN_PARTS and len(falls)):
+        where = f"every ~{result['period']:.0f} iterations" if result["period"] else f"at iteration {fall_at[0]:.0f}"
+        result["seen"] = (f"falls back {where}: a window of {span:.0f} iterations holds too few periods to tell "
+                          f"whether its floor rises (run the warm-up plus {MIN_PARTS} periods)")
+        return result
+    edges = x[0] + np.arange(parts + 1) * (span / parts)
+    where = np.minimum(np.searchsorted(edges, x, side="right") - 1, parts - 1)
+    lows = [np.flatnonzero(where == k)[np.argmin(c[where == k])] for k in range(parts)]
+    floors, at = c[lows], x[lows].astype(float)  # each stretch's lowest value and where it was
+    slope = float(stats.theilslopes(floors, at)[0]) if parts > 2 else float((floors[1] - floors[0]) / max(1.0, at[1] - at[0]))
+    result.update(growth_per_iteration=slope, floors=floors.astype(int).tolist(), part_iterations=round(span / parts, 1))
+    still_rising = bool(floors[-1] > floors[:-1].max())
+    rose = int(np.sum(np.diff(floors) > 0))
+    steadily = rose >= math.ceil(STEADY * (parts - 1))
+    trend = parts >= MIN_PARTS and stats.kendalltau(at, floors, alternative="greater").pvalue < LEVEL
+    result["fired"] = bool(still_rising and steadily and trend and slope > 0 and floors[-1] - floors[0] >= parts)
+    if result["fired"]:
+        result["seen"] = (f"{slope:+.2f}/iteration over {span:.0f} iterations, still rising "
+                          f"(its floor rose in {rose} of {parts - 1} stretches of {span / parts:.0f} iterations, "
+                          f"{floors[0]:.0f} -> {floors[-1]:.0f})")
+    elif len(falls) >= 2 and result["period"]:
+        result["seen"] = f"bounded: falls back every ~{result['period']:.0f} iterations"
+    elif len(falls) == 1:
+        result["seen"] = f"bounded: fell back at iteration {fall_at[0]:.0f}"
+    elif floors[-1] > floors[0] and not still_rising:
+        result["seen"] = f"rose by {floors[-1] - floors[0]:.0f}, then stopped (flat over its last {span / parts:.0f} iterations)"
+    elif floors[-1] > floors[0] and still_rising and steadily and parts < MIN_PARTS:
+        result["seen"] = (f"rose by {floors[-1] - floors[0]:.0f} over {span:.0f} iterations: too short a window to call "
+                          f"it a trend ({parts} stretches of {span / parts:.0f}; a leak needs {MIN_PARTS})")
+    elif floors[-1] > floors[0]:
+        result["seen"] = f"rose by {floors[-1] - floors[0]:.0f} in steps, not steadily"
+    else:
+        result["seen"] = "flat"
+    return result
+
+
+def _falls(c: np.ndarray) -> np.ndarray:
+    """Where the counter drops back: by more than four of its typical rises and 2% of its range (noise does not)."""
+    d = np.diff(c)
+    rises = d[d > 0]
+    least = max(1.0, 0.02 * float(c.max() - c.min()), 4 * float(np.median(rises)) if len(rises) else 0.0)
+    return np.flatnonzero(-d >= least) + 1
 
 
 def _pass_reason(v: Verdict, thresholds: Thresholds) -> str:
@@ -198,7 +298,8 @@ def _pass_reason(v: Verdict, thresholds: Thresholds) -> str:
         if v.growth_per_iteration is not None
         else "too few samples for a slope"
     )
+    moved = "".join(f"; {name} {trend['seen']}" for name, trend in v.counters.items() if trend["seen"] != "flat")
     return (
         f"{v.metric} {slope_text}, threshold {format_size(thresholds.per_iteration)}/iteration; "
-        f"peak {format_size(v.peak_over_baseline, signed=True)} over baseline, budget {format_size(thresholds.budget)}"
+        f"peak {format_size(v.peak_over_baseline, signed=True)} over baseline, budget {format_size(thresholds.budget)}{moved}"
     )

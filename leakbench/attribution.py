@@ -208,10 +208,16 @@ def format_attribution(
     types: TypeCounts | None,
     iterations: int,
     limit: int = 10,
+    *,
+    type_iterations: int | None = None,
+    lines_title: str = "tracemalloc: source lines holding memory allocated in the measured window",
 ) -> str:
     """Lines for a pytest failure message: the code and the object types that grew.
 
-    Stops whichever of the two is still running, the window first (see TypeCounts).
+    ``iterations`` divides the lines' growth, ``type_iterations`` (default the
+    same) the types': after a failed verdict the lines come from a short re-run,
+    the types from the whole window. Stops whichever of the two is still
+    running, the window first (see TypeCounts).
     """
     for part in (window, types):
         if part is not None:
@@ -220,18 +226,19 @@ def format_attribution(
     if window is not None:
         lines = window.top_growth(iterations, limit)
         if lines:
-            out.append("tracemalloc: source lines holding memory allocated in the measured window")
+            out.append(lines_title)
         for row in lines:
             out.append(
                 f"  {format_size(row.bytes_per_iteration, signed=True)}/iteration  {_short(row.file)}:{row.line}  "
                 f"({format_size(row.bytes, signed=True)} in {row.count:+d} blocks)  {row.source}".rstrip()
             )
     if types is not None:
+        over = type_iterations or iterations
         grown = types.grown(limit)
         if grown:
-            out.append(f"gc: object types that grew over {iterations} iterations")
+            out.append(f"gc: object types that grew over {over} iterations")
         for row in grown:
-            out.append(f"  {row.grown:+d} {row.type} ({row.before} -> {row.after}, {row.grown / max(iterations, 1):+.2f}/iteration)")
+            out.append(f"  {row.grown:+d} {row.type} ({row.before} -> {row.after}, {row.grown / max(over, 1):+.2f}/iteration)")
     return "\n".join(out)
 
 

@@ -94,7 +94,6 @@ class _RunConfigBase:
             per_iteration=self.per_iteration if self.per_iteration is not None else budget / self.scenario.iterations,
             warmup=self._warmup(),
             counters=self._judged_counters(spec),
-            counter_window=self.counter_window,
         )
 
     def _judged_counters(self, spec: ProbeSpec) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ from .config import RunConfig
 from .errors import UsageError
 from .probes import probe_for
 from .probes.watcher import GuardTripped
-from .run import Outcome, Run, scenario_workspace
+from .run import ATTRIBUTION_ITERATIONS, Outcome, Run, scenario_workspace
+from .scenario import serving_more
 from .signals import Interrupted, Signals
 from .target import Context, is_async, resolve_callable
 
@@ -31,15 +32,28 @@ def run_callable(config: RunConfig, signals: Signals) -> Outcome:
     with scenario_workspace(config.scenario) as workspace, mock_for(config, asynchronous) as (url, client, quiet):
         run = Run(config, probe_for(config, quiet), {"kind": "inprocess", "callable": name, "mock": config.mock})
         ctx = Context(url=url, workspace=workspace, scenario=config.scenario, client=client)
+        measured = True  # False once the verdict is in and the iterations run are the attribution's
 
         async def loop_async() -> None:
+            nonlocal measured
             async with client:  # closed inside its own event loop
                 for i in run.steps():
                     ctx.iteration = i
                     await fn(ctx)
+                run.finish()
+                measured = False
+                for i in run.attribution_steps():
+                    ctx.iteration = i
+                    await fn(ctx)
 
         def loop() -> None:
+            nonlocal measured
             for i in run.steps():
+                ctx.iteration = i
+                fn(ctx)
+            run.finish()
+            measured = False
+            for i in run.attribution_steps():
                 ctx.iteration = i
                 fn(ctx)
 
@@ -52,9 +66,13 @@ def run_callable(config: RunConfig, signals: Signals) -> Outcome:
             except KeyboardInterrupt as why:
                 name = str(why) if isinstance(why, Interrupted) else "KeyboardInterrupt"
                 with signals.shielded():
+                    if not measured:
+                        return run.end_attribution(f"attribution stopped: interrupted by {name}")
                     return run.finish("interrupted", f"interrupted by {name} after {max(0, run.recorder.last_iteration)} iterations")
             except Exception as err:  # the target's own failure: exit 3 with what was measured
                 reason = f"target raised {type(err).__name__}: {err} at iteration {ctx.iteration}"
+                if not measured:
+                    return run.end_attribution(f"attribution stopped: {reason}, run again after the verdict")
                 return run.finish("error", reason, target_error=reason)
             return run.finish()
 
@@ -88,7 +106,8 @@ def mock_for(config: RunConfig, asynchronous: bool) -> Iterator[tuple[str, Any, 
     """The mock for an in-process callable, and an httpx client pointed at it (``ctx.client``)."""
     import httpx
 
-    with serve_mock(config.scenario, config.mock) as (url, quiet):
+    extra = ATTRIBUTION_ITERATIONS if config.tracemalloc else 0  # the attribution pass gets units, not the final answer
+    with serve_mock(serving_more(config.scenario, extra), config.mock) as (url, quiet):
         client_cls = httpx.AsyncClient if asynchronous else httpx.Client
         client = client_cls(base_url=url, timeout=60)
         try:

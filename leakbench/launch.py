@@ -101,6 +101,7 @@ def _launch_and_wait(
     server = stack.enter_context(LoopbackServer(keys, config.mock_port or 0, flag="--mock-port"))
     run.summary.url = server.url
     plan = LaunchPlan(list(config.command), dict(config.env))
+    stack.callback(pacer.close)  # before it opens anything: a target that fails to start leaves no fd behind
     for part in (capture, pacer, probe):
         if part is not None:
             part.prepare(plan)
@@ -115,12 +116,11 @@ def _launch_and_wait(
     kill = target.kill if capture is None else target.terminate
     probe.attach(target.pid, target.tree, kill, run.run_dir.path / TARGET_LOG)
     run.start()
-    stack.callback(pacer.close)
     pacer.start(run, lambda: target.poll() is None)
-    ending.completed = _wait(run, target, app.state.clock)
+    ending.completed = _wait(run, target, app.state.clock, pacer)
 
 
-def _wait(run: Run, target: ProcessTarget, clock: Clock) -> int | None:
+def _wait(run: Run, target: ProcessTarget, clock: Clock, pacer: Pacer) -> int | None:
     """Until the scenario is done, the guard fires, the budget is spent, or the target fails.
 
     Returns the iterations done when the target exited right after its last
@@ -131,6 +131,7 @@ def _wait(run: Run, target: ProcessTarget, clock: Clock) -> int | None:
     while not run.done.wait(0.1):
         code = target.poll()
         if code is not None:
+            pacer.settle()  # what it wrote before it exited is read first (a tick pipe's last ticks)
             run.done.wait(0.3)  # the last boundary may still be on its way
             if run.done.is_set():
                 break

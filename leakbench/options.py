@@ -189,15 +189,13 @@ OPTIONS: tuple[Option, ...] = (
            LENGTH, annotation="float | None", metavar="SIZE", ini_type=int | str),
     Option("rss_limit", positive_size, "stop the target when its memory passes this (default: half the RAM)",
            LENGTH, annotation="int | None", metavar="SIZE", ini_type=int | str),
-    Option("counters", counter_names, "exact counters judged, comma-separated, or 'none' (process: fds,children,threads; "
-           "in-process: gc_objects,fds,threads; blocks on request)", LENGTH, annotation="tuple[str, ...] | None",
+    Option("counters", counter_names, "exact counters judged by their floor over the window, comma-separated, or 'none' "
+           "(process: fds,children,threads; Python, in-process or a process: blocks,gc_objects too)", LENGTH, annotation="tuple[str, ...] | None",
            metavar="NAMES", ini_type="args"),
-    Option("counter_window", count, "k: a counter leaks if it rose in each of the last k iterations (default 10)",
-           LENGTH, default=10, annotation="int", metavar="K", ini_type=int),
     Option("metric", text, "sample field judged (default rss_tree for processes, rss in-process)",
            LENGTH, annotation="str | None", metavar="FIELD"),
     _choice("clock", ("mock", "tick", "time"), "what one iteration is: a unit served by the mock (default), "
-            "a byte on LEAKBENCH_TICK_FD, or --interval seconds", CLOCK, PROCESS),
+            "a byte on LEAKBENCH_TICK_FD (answered once sampled), or --interval seconds", CLOCK, PROCESS),
     Option("interval", seconds, "seconds between samples for --clock time", CLOCK, PROCESS, annotation="float | None",
            metavar="S"),
     Option("timeout", seconds, "target error when no iteration ends for this many seconds (default 60)",
@@ -220,7 +218,9 @@ OPTIONS: tuple[Option, ...] = (
             "(needs root or user namespaces; exit 2 without)", CLOCK, PROCESS),
     _switch("pty", "the target's stdin/stdout/stderr are a pseudo-terminal (TUI targets); its output still goes "
             "to target.log", CLOCK, PROCESS),
-    _switch("tracemalloc", "tracemalloc attribution of an in-process failure (on by default)", CLOCK, IN_PROCESS, default=True),
+    _switch("tracemalloc", "attribution of an in-process failure: gc types over the window, then the last 10 "
+            "iterations run again under tracemalloc to name the lines (on by default; nothing of it is judged)",
+            CLOCK, IN_PROCESS, default=True),
     _switch("heap_snapshots", "Node targets: V8 heap snapshots over the measured window, analysed when the run fails "
             "(on by default; they cost up to 2x wall time on a short run)", MEMRAY, PROCESS, default=True),
     _switch("memray", "capture allocations with memray: flamegraph.html and allocations.json", MEMRAY),

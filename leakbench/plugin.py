@@ -58,6 +58,9 @@ class LeakFixture:
         self.quiet: Callable[[], Any] = nullcontext  # an in-process mock (``leak_mock``), held still while counting
         self._run = None
         self._runs = 0
+        self._judged = False
+        self.attributing = False
+        """The loop runs its attribution pass: iterations repeated after a failed verdict."""
 
     # -- configuration ---------------------------------------------------------
 
@@ -94,10 +97,19 @@ class LeakFixture:
     # -- the three ways to measure --------------------------------------------------
 
     def iterations(self, n: int | None = None) -> Iterator[int]:
-        """Yields 0..n-1, sampling memory between iterations; judges the loop when it ends."""
+        """Yields 0..n-1, sampling memory between iterations; judges the loop when it ends.
+
+        After a failed verdict it yields the last few numbers again, with
+        tracemalloc on, to name the lines that keep what grew (never judged;
+        ``--leak-no-tracemalloc`` turns it off).
+        """
         run = self._start(n)
         with run:
             yield from run.steps()
+        run.finish()
+        self.attributing = True
+        yield from run.attribution_steps()
+        self.attributing = False
         self._judge(run.finish())
 
     async def aiterations(self, n: int | None = None) -> AsyncIterator[int]:
@@ -125,17 +137,17 @@ class LeakFixture:
         from .probes import probe_for
         from .run import Run
 
-        if self._run is not None and self.outcome is None:
+        if self._run is not None and not self._judged:
             raise pytest.UsageError("leak.iterations() is already running in this test")
         config = self._config(self._loop_scenario(n))
         self._run = Run(config, probe_for(config, self.quiet), {"kind": "pytest", "nodeid": self.request.node.nodeid})
-        self.outcome = None
+        self.outcome, self._judged = None, False
         return self._run
 
     def _judge(self, outcome: Any, raise_on_leak: bool = True) -> None:
         from .reporters import write_reports
 
-        self.outcome = outcome
+        self.outcome, self._judged = outcome, True
         summary = outcome.summary
         write_reports(outcome.run_dir, summary)
         item = self.request.node
@@ -147,9 +159,15 @@ class LeakFixture:
 
     def teardown(self) -> None:
         """A loop left early (an exception, the guard) is still judged and its results written."""
-        if self._run is not None and self.outcome is None:
-            outcome = self._run.finish()
-            self._judge(outcome, raise_on_leak=False)
+        if self._run is not None and not self._judged:
+            self._judge(self.settle(), raise_on_leak=False)
+
+    def settle(self, why: str = "the loop was left") -> Any:
+        """The run's outcome, however the loop ended: an attribution pass left early says so."""
+        if self.attributing:
+            self.attributing = False
+            return self._run.end_attribution(f"attribution stopped: {why} while iterations were run again after the verdict")
+        return self._run.finish()
 
 
 @pytest.fixture
@@ -208,7 +226,8 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     import httpx
 
     from .inprocess import serve_mock
-    from .scenario import load_scenario
+    from .run import ATTRIBUTION_ITERATIONS
+    from .scenario import load_scenario, serving_more
 
     given = leak._given("loop")
     try:
@@ -216,7 +235,8 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     except LeakbenchError as err:
         pytest.fail(f"leakbench: {err}", pytrace=False)
     transport = given.values.get("mock", "process")
-    with serve_mock(scenario, transport) as (url, quiet), httpx.Client(base_url=url, timeout=60) as client:
+    extra = ATTRIBUTION_ITERATIONS if given.values.get("tracemalloc", True) else 0  # see LeakFixture.iterations
+    with serve_mock(serving_more(scenario, extra), transport) as (url, quiet), httpx.Client(base_url=url, timeout=60) as client:
         leak.quiet = quiet
         yield LeakMock(url, scenario, transport, client)
 
@@ -229,10 +249,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     from .probes.watcher import GuardTripped
 
-    if call.excinfo.errisinstance(GuardTripped):
-        fixture = item.funcargs.get("leak") if hasattr(item, "funcargs") else None
-        if isinstance(fixture, LeakFixture) and fixture._run is not None:
-            result = fixture._run.finish()
-            fixture._judge(result, raise_on_leak=False)
-            report.user_properties = list(item.user_properties)
-            report.longrepr = failure_message(result.summary, result.run_dir)
+    fixture = item.funcargs.get("leak") if hasattr(item, "funcargs") else None
+    if not isinstance(fixture, LeakFixture) or fixture._run is None or fixture._judged:
+        return
+    if call.excinfo.errisinstance(GuardTripped) or fixture.attributing:
+        # The verdict stands: the guard's, or the leak found before the loop body failed in the attribution pass.
+        result = fixture.settle(f"the loop body raised {call.excinfo.typename}: {call.excinfo.value}")
+        fixture._judge(result, raise_on_leak=False)
+        report.user_properties = list(item.user_properties)
+        report.longrepr = failure_message(result.summary, result.run_dir)

@@ -126,7 +126,6 @@ class Summary:
     budget: int | None = None
     per_iteration: float | None = None
     rss_limit: int | None = None
-    counter_window: int | None = None
     scenario: dict[str, Any] = field(default_factory=dict)
     target: dict[str, Any] = field(default_factory=dict)
     probe: dict[str, Any] | None = None

@@ -26,11 +26,14 @@ import numpy as np
 from . import __version__
 from .config import RunConfig
 from .errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET, UsageError
-from .probes.base import Probe, Window
+from .probes.base import AttributionPass, Probe, Window
 from .recorder import Recorder
 from .redact import redact_file, redact_value
 from .results import TARGET_LOG, RunDir, Summary, environment, now_iso
 from .signals import signals_as_interrupt
+
+ATTRIBUTION_ITERATIONS = 10
+"""Iterations run again after a failed verdict, under the probe's attribution pass (tracemalloc in-process)."""
 
 EXIT_CODES = {"pass": EXIT_PASS, "leak": EXIT_LEAK, "error": EXIT_TARGET, "interrupted": EXIT_INTERRUPTED}
 
@@ -87,9 +90,10 @@ class Run:
         # Windows open from the start (a process capture) and from the warm-up boundary (the probe's).
         self._windows: list[tuple[Window, int]] = []
         self._at_warmup: list[Window] = []
-        self._exact_from = self.iterations - self.thresholds.counter_window - 1
         self._finish_lock = threading.Lock()
         self._outcome: Outcome | None = None
+        self._attribution: AttributionPass | None = None
+        self._repeated = 0
         from .reporters.terminal import RunProgress
 
         self.progress = RunProgress(config.scenario.name, self.iterations, enabled=config.progress, in_process=config.command is None)
@@ -98,7 +102,7 @@ class Run:
         s, th = self.config.scenario, self.thresholds
         summary = Summary(
             iterations=s.iterations, warmup=th.warmup, budget=th.budget, per_iteration=th.per_iteration,
-            rss_limit=self.rss_limit, counter_window=th.counter_window,
+            rss_limit=self.rss_limit,
             scenario={"name": s.name, "hash": s.content_hash, "path": str(s.path) if s.path else None},
             target=target, probe=self.probe.spec.as_dict(), metric=self.metric,
             started_at=now_iso(), leakbench=__version__, **environment(),
@@ -126,10 +130,7 @@ class Run:
             return
         if i == self.thresholds.warmup and not self._at_warmup:
             self._open_windows()
-        # The counter rule reads the last k deltas (k+1 samples); one sample
-        # more runs the exact path once before it counts, so that its own
-        # first-use allocations do not show as the first delta.
-        sample = self.probe.sample(i, exact=i >= self._exact_from)
+        sample = self.probe.sample(i)
         if sample is None:
             return
         self.recorder.record(i, sample)
@@ -235,6 +236,68 @@ class Run:
             self.run_dir.close()
             self._outcome = Outcome(self.summary, self.run_dir.path, self.summary.exit_code)
             return self._outcome
+
+    # -- after the verdict ---------------------------------------------------------------
+
+    def attribution_steps(self) -> Iterator[int]:
+        """After a failed verdict, the window's last iterations once more, under the probe's attribution pass.
+
+        The loop owner runs them as it ran the measured ones (the user's loop
+        body, the callable). Their numbers repeat the window's last ones, so a
+        body that indexes its data by the iteration reads what it read. Nothing
+        for a pass, a guard, or a probe that attributes another way; the
+        summary is rewritten with what the pass found (``end_attribution``).
+        """
+        outcome = self._outcome
+        if outcome is None or outcome.summary.verdict != "leak" or self.guard_rss is not None:
+            return
+        attribution = self.probe.attribution_pass()
+        if attribution is None:
+            return
+        last = max(0, self.recorder.last_iteration)
+        first = max(0, last - ATTRIBUTION_ITERATIONS)
+        if too_big := self._too_big_to_repeat(last - first):
+            self._add_note(too_big)
+            return
+        self._attribution, self._repeated = attribution, 0
+        attribution.start()
+        try:
+            for i in range(first, last):
+                yield i
+                self._repeated += 1
+        finally:
+            self.end_attribution()
+
+    def end_attribution(self, note: str = "") -> Outcome | None:
+        """Stop the attribution pass, if one runs, and rewrite the summary; ``note``: why it stopped early."""
+        attribution, self._attribution = self._attribution, None
+        if attribution is not None:
+            self._add_note(note, **attribution.stop(self._repeated, note))
+        return self._outcome
+
+    def _too_big_to_repeat(self, iterations: int) -> str:
+        """Why the pass would not be safe: its iterations would take the process past the RSS limit at this rate."""
+        if "rss" not in self.recorder.fields:
+            return ""
+        rss = self.recorder.column("rss")[self.recorder.iterations >= self.thresholds.warmup]
+        rss = rss[~np.isnan(rss)]
+        if len(rss) < 2:
+            return ""
+        rate = max(0.0, float(rss[-1] - rss[0]) / len(rss))
+        if rss[-1] + 2 * rate * iterations < self.rss_limit:
+            return ""
+        return f"not attributed: {iterations} more iterations at +{rate / 2**20:.0f} MiB each would near the RSS limit"
+
+    def _add_note(self, note: str, **fields: Any) -> None:
+        if not fields and not note:
+            return
+        if not fields:
+            fields = {"attribution": "\n".join(filter(None, (self.summary.attribution, note)))}
+        self.summary.update(**fields)
+        self._redact()
+        self.run_dir.write_summary(self.summary)
+        if self._outcome is not None:
+            self._outcome = Outcome(self.summary, self.run_dir.path, self._outcome.exit_code)
 
     def _fall_back_if_unread(self) -> None:
         """A runtime's heap never read after the warm-up (no inspector, no gctrace line) is not judged as flat.

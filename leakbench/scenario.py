@@ -242,6 +242,28 @@ def load_scenario(name_or_path: str | Path, **overrides: Any) -> Scenario:
     return scenario
 
 
+def serving_more(scenario: Scenario, extra: int) -> Scenario:
+    """``scenario`` as a mock serves it when its target may run ``extra`` iterations more than the run measures.
+
+    An in-process run re-runs a few iterations after a failed verdict to say
+    which lines keep what grew: they must get the units the measured ones got,
+    not the final answer. The spike stays where it was; the hash is the
+    measured scenario's, since this copy only ever reaches the mock.
+    """
+    if not extra:
+        return scenario
+    given = {**scenario.overrides, "iterations": scenario.iterations + extra}
+    if scenario.spike is not None:
+        given["spike"] = scenario.spike.model_dump()
+    if scenario.warmup is not None:
+        given["warmup"] = scenario.warmup
+    if scenario.path is not None:
+        return load_scenario(scenario.path, **given)
+    served = Scenario.model_validate({**scenario.model_dump(), **given})
+    served._overrides = given
+    return served
+
+
 def _keep_proportions(data: dict[str, Any], given: dict[str, Any]) -> None:
     """With ``iterations`` overridden, scale the file's ``warmup`` and ``spike.at`` unless given too.
 

@@ -17,29 +17,69 @@ from .probes.base import LaunchPlan
 from .results import CAPTURE
 
 
-class AttributionWindow:
-    """tracemalloc lines and gc object types that grew: reported only for a failure."""
+class TypesWindow:
+    """gc object types that grew over the measured window, counted at its two edges: reported only for a failure.
+
+    Two walks of the heap per run, not a cost per iteration: the window a
+    passing test pays for. Which source lines hold the growth is found after
+    a failed verdict, by ``TracemallocPass``.
+    """
 
     def __init__(self, exclude: list[Any]) -> None:
-        from .attribution import TracemallocWindow, TypeCounts
+        from .attribution import TypeCounts
 
-        self.lines = TracemallocWindow()
-        self.types = TypeCounts(exclude=[*exclude, self.lines])  # its rows are the harness's too
+        self.types = TypeCounts(exclude=exclude)
         self.iterations = 1
 
     def open(self) -> None:
-        self.lines.start()  # before the type counts: see TypeCounts
         self.types.start()
 
     def close(self, iterations: int) -> None:
         self.iterations = iterations
-        self.lines.stop()
         self.types.stop()
 
     def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         from .attribution import format_attribution
 
-        return {"attribution": format_attribution(self.lines, self.types, self.iterations)} if failed else {}
+        return {"attribution": format_attribution(None, self.types, self.iterations)} if failed else {}
+
+
+class TracemallocPass:
+    """tracemalloc over a few iterations run again after a failed verdict: the lines that keep what grew.
+
+    Tracing the measured window itself made an SDK loop's passing test take
+    12x its bare time, and tracemalloc's own records sat in the RSS judged
+    (openai 1.3.7's leak read +241 KiB/iteration against +110 KiB bare). Run
+    after the verdict, it costs a passing test nothing and is never judged:
+    what the re-run iterations allocated and still hold at the end, after a
+    full collection, is what each iteration keeps.
+    """
+
+    def __init__(self, types: TypesWindow | None, quiet: Any, collect: Any) -> None:
+        from .attribution import TracemallocWindow
+
+        self.types = types
+        self.quiet = quiet
+        self.collect = collect
+        self.lines = TracemallocWindow()
+
+    def start(self) -> None:
+        self.lines.start()
+
+    def stop(self, iterations: int, note: str = "") -> dict[str, Any]:
+        """End tracing; the summary's ``attribution``: these lines, then the window's types."""
+        from .attribution import format_attribution
+
+        with self.quiet():
+            self.collect()
+            self.lines.stop()
+        if not iterations:
+            return {}
+        text = format_attribution(self.lines, self.types.types if self.types else None, iterations,
+                                  type_iterations=self.types.iterations if self.types else None,
+                                  lines_title=f"tracemalloc: source lines holding what {iterations} iterations run again "
+                                              f"after the verdict allocated and kept")
+        return {"attribution": text + (f"\n{note}" if note else "")}
 
 
 class MemrayInProcess:

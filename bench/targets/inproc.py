@@ -47,3 +47,14 @@ def httpx_turn(ctx) -> None:
     reply = ctx.client.post("/v1/chat/completions", json={"model": "mock", "messages": [{"role": "user", "content": "read"}]})
     reply.raise_for_status()
     reply.json()
+
+
+REPLIES: list = []
+
+
+def openai_keeps_replies(ctx) -> None:
+    """The openai SDK agent's turn (examples/clients/openai_agent.py), keeping the tool output it sent back."""
+    from examples.clients.openai_agent import one_turn
+
+    one_turn(ctx)
+    REPLIES.append(ctx.state["agent"].history[-1]["content"])

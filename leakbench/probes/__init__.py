@@ -36,7 +36,8 @@ def probe_for(config: "RunConfig", quiet: Callable[[], AbstractContextManager[No
         if config.runtime_probe and is_python_command(config.command):
             return PythonProbe()
         return ProcessProbe()
-    return InProcessProbe(quiet, tracemalloc=config.tracemalloc, memray=config.memray, memray_native=config.memray_native)
+    return InProcessProbe(quiet, tracemalloc=config.tracemalloc, memray=config.memray, memray_native=config.memray_native,
+                          traced=config.metric == "traced")
 
 
 __all__ = ["PROBES", "InProcessProbe", "LaunchPlan", "Probe", "ProbeSpec", "ProcessProbe", "probe_for"]

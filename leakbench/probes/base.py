@@ -53,6 +53,15 @@ class Window(Protocol):
         """Summary fields to add (``attribution``, ``memray``, ...)."""
 
 
+class AttributionPass(Protocol):
+    """What a probe runs over iterations repeated after a failed verdict, to say where the growth comes from."""
+
+    def start(self) -> None: ...
+
+    def stop(self, iterations: int, note: str = "") -> dict[str, Any]:
+        """Summary fields to add (``attribution``); ``iterations`` re-run, ``note`` why fewer than planned."""
+
+
 class Probe:
     spec: ClassVar[ProbeSpec]
     degraded: str | None = None
@@ -72,13 +81,17 @@ class Probe:
     def begin_window(self) -> None:
         """The warm-up is over; the measured window starts at this boundary (before its windows open)."""
 
-    def sample(self, i: int, exact: bool) -> Sample | None:
-        """A boundary sample; None if the target cannot be read (gone). ``exact``: count objects too."""
+    def sample(self, i: int) -> Sample | None:
+        """A boundary sample; None if the target cannot be read (gone)."""
         raise NotImplementedError
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
         """What attributes a failure over the measured window (nothing by default)."""
         return []
+
+    def attribution_pass(self) -> AttributionPass | None:
+        """What to run over iterations repeated after a failed verdict, if this probe attributes that way."""
+        return None
 
     def fallback_reason(self) -> str:
         """Why ``spec.metrics[0]`` was never read, when the run judges ``spec.fallback`` instead."""

@@ -8,7 +8,14 @@ loopback port with a path only leakbench knows; Bun prints nothing then, so the
 port is found with psutil among the target's listening sockets, and the token
 tells the inspector from a server the program runs. At every boundary one
 function made in the target runs ``Bun.gc(true)`` (a synchronous full
-collection) and returns ``process.memoryUsage()``: ``js_heap`` is heapUsed.
+collection) and returns ``process.memoryUsage()``: ``js_heap`` is heapUsed,
+``js_external`` external. JavaScriptCore's heapUsed already counts the
+memory its cells own outside the heap (its "extra memory": a Buffer's,
+a typed array's or an ArrayBuffer's bytes), which Bun reports as external:
+``js_retained``, judged by default, is heapUsed alone (adding external would
+count a Buffer twice). Checked with Bun 1.4.5: 8 MiB of Buffers raise
+heapUsed and external by 8.0 MiB each, ``arrayBuffers`` not at all (it counts
+only ``new ArrayBuffer``).
 
 A standalone binary (``bun build --compile``: opencode ships this way) is Bun
 too, found by its ``.bun`` ELF section, and honours BUN_INSPECT (Bun 1.3.14 in
@@ -62,6 +69,12 @@ class BunProbe(NodeProbe):
 
     def prepare(self, plan: LaunchPlan) -> None:
         plan.env["BUN_INSPECT"] = f"ws://127.0.0.1:0/{self.token}"
+
+    @staticmethod
+    def _retained(heap: int, external: int | None) -> int | None:
+        """JSC's heapUsed (``Heap::size()``) is its cells plus the extra memory they own (Buffers,
+        ArrayBuffers), which is what external reports: heapUsed is already the whole."""
+        return heap
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
         return []  # heap snapshots are V8's only, for now

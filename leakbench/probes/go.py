@@ -8,9 +8,12 @@ live once that collection finished: the one number that moves with what the
 program retains. Nothing outside the process can force a collection or count
 goroutines (that needs the program's help: ``net/http/pprof``), so a
 ``go_heap`` reading is the live heap at the *latest* collection, which may be
-several iterations old (``go_gc`` says which one). A lower ``GOGC`` in the
-target's environment (``GOGC=25``) makes readings fresher; leakbench keeps
-whatever the user set.
+several iterations old (``go_gc`` says which one). With ``GOGC=100`` a leak
+makes that worse as it grows: each collection waits for the heap to double,
+and a 1 MB/iteration leak read flat over the last third of 200 iterations
+(no collection in it). So the target runs with ``GOGC=25`` unless the user
+set ``GOGC``: a collection every quarter of the live heap, as the Node probe
+collects at every boundary; it costs the target collector CPU, never memory.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from .spec import ProbeSpec
 # gc 12 @0.418s 3%: 0.019+1.1+0.024 ms clock, 0.07+0.2/1.0/0.9+0.09 ms cpu, 4->4->1 MB, 5 MB goal, ...
 # The runtime prints whole MiB: a reading's resolution is 1 MiB.
 GCTRACE = re.compile(r"gc (\d+) @[\d.]+s \d+%: .*? (\d+)->(\d+)->(\d+) MB")
+GOGC_DEFAULT = "25"
+"""A collection each time the heap grows by a quarter: readings at most a quarter of the heap old."""
 MAX_READS = 64
 """Log chunks (1 MiB each) read per boundary: a target echoing huge outputs is caught up over a few boundaries."""
 
@@ -54,15 +59,18 @@ class GoProbe(ProcessProbe):
         self.collection: int | None = None
 
     def prepare(self, plan: LaunchPlan) -> None:
-        """``gctrace=1`` joins the user's ``GODEBUG`` (theirs wins for every other key, and a gctrace of 2 stays)."""
+        """``gctrace=1`` joins the user's ``GODEBUG`` (theirs wins for every other key, and a gctrace of 2 stays);
+        ``GOGC`` is ``GOGC_DEFAULT`` unless the user set one."""
         plan.env["GODEBUG"] = with_gctrace(plan.env.get("GODEBUG", os.environ.get("GODEBUG", "")))
+        if "GOGC" not in plan.env and "GOGC" not in os.environ:
+            plan.env["GOGC"] = GOGC_DEFAULT
 
     def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None) -> None:
         super().attach(pid, tree, kill, log)
         self.tail = LogTail(log) if log else None
 
-    def sample(self, i: int, exact: bool = False) -> Sample | None:
-        sample = super().sample(i, exact)
+    def sample(self, i: int) -> Sample | None:
+        sample = super().sample(i)
         if sample is None:
             return None
         self._read_collections()

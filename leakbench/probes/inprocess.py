@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 import psutil
 
-from .base import GuardHandler, Probe, Sample, Window
-from .pyheap import Heap
+from .base import AttributionPass, GuardHandler, Probe, Sample, Window
+from .pyheap import Heap, collect
 from .spec import ProbeSpec
 from .watcher import GuardTripped, SelfWatcher, raise_in_thread
 
@@ -23,8 +23,7 @@ class InProcessProbe(Probe):
 
     The heap is frozen at the run's start and again at the end of the
     warm-up, so each boundary's full collection walks only what was made
-    since; the exact boundaries (the last k+1, where objects are counted) run
-    thawed and complete. Nothing read here outlives the sample.
+    since. Nothing read here outlives the sample.
 
     The guard cannot kill this process's target without killing the harness:
     it raises ``GuardTripped`` in the measured thread, and past a hard limit
@@ -39,15 +38,20 @@ class InProcessProbe(Probe):
         peak_field="peak",
     )
 
-    def __init__(self, quiet: Quiet = nullcontext, tracemalloc: bool = True, memray: bool = False, memray_native: bool = False):
+    def __init__(self, quiet: Quiet = nullcontext, tracemalloc: bool = True, memray: bool = False, memray_native: bool = False,
+                 traced: bool = False):
         self.quiet = quiet  # an in-process mock, held still while objects are counted
         self.tracemalloc = tracemalloc
+        self.traced = traced
+        """``--metric traced``: tracemalloc runs over the measured window, its figure judged (at its cost)."""
+        self._tracing = False
         self.memray = memray
         self.memray_native = memray_native
         self.proc = psutil.Process()
         self.thread_id = threading.get_ident()
         self.watcher: SelfWatcher | None = None
         self.heap = Heap()
+        self.types: Any = None  # the gc types window, once open: the attribution pass reports beside it
 
     def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
         def guard(rss: int) -> None:
@@ -60,12 +64,15 @@ class InProcessProbe(Probe):
 
     def begin_window(self) -> None:
         """The warm-up is over: what it built is frozen, out of every later collection and count."""
+        if self.traced and not tracemalloc.is_tracing():
+            tracemalloc.start()
+            self._tracing = True
         self.heap.freeze()
 
-    def sample(self, i: int, exact: bool = False) -> Sample:
+    def sample(self, i: int) -> Sample:
         busy = self.watcher.busy if self.watcher else nullcontext()
         with busy, self.quiet():
-            blocks, objects = self.heap.sample(exact)
+            blocks, objects = self.heap.sample()
             sample = {
                 "rss": self.proc.memory_info().rss,
                 "blocks": blocks,
@@ -78,15 +85,24 @@ class InProcessProbe(Probe):
         return sample
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
-        """Attribution and memray cover the measured window only: what iterations left behind."""
+        """What grew over the measured window: gc types at its edges (the lines come after a failure), memray if asked."""
         found: list[Window] = []
-        from ..windows import AttributionWindow, MemrayInProcess
+        from ..windows import MemrayInProcess, TypesWindow
 
         if self.tracemalloc:
-            found.append(AttributionWindow(exclude=[*exclude, self, self.watcher]))
+            self.types = TypesWindow(exclude=[*exclude, self, self.watcher])
+            found.append(self.types)
         if self.memray:
             found.append(MemrayInProcess(results, native=self.memray_native))
         return found
+
+    def attribution_pass(self) -> AttributionPass | None:
+        """After a failed verdict: tracemalloc over a few iterations run again, out of everything judged."""
+        if not self.tracemalloc:
+            return None
+        from ..windows import TracemallocPass
+
+        return TracemallocPass(self.types, self.quiet, collect)
 
     def guard_reason(self, rss: int, limit: int, iteration: int) -> str:
         return f"guard: process reached {rss / 2**20:.0f} MiB, over the {limit / 2**20:.0f} MiB RSS limit, at iteration {iteration}"
@@ -94,4 +110,7 @@ class InProcessProbe(Probe):
     def stop(self) -> None:
         if self.watcher:
             self.watcher.stop()
+        if self._tracing:
+            tracemalloc.stop()
+            self._tracing = False
         self.heap.thaw()

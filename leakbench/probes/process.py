@@ -55,7 +55,7 @@ class ProcessProbe(Probe):
         """Every descendant the watcher has seen: ``setsid`` escapees are still killed at the end."""
         return self.watcher.descendants if self.watcher else []
 
-    def sample(self, i: int, exact: bool = False) -> Sample | None:
+    def sample(self, i: int) -> Sample | None:
         if self.proc is None:
             return None
         procs = self.tree() or [self.proc]

@@ -8,8 +8,7 @@ probe's, loaded from its file.
 Wire (two inherited pipes, one line each way per request):
 ``F <seq>`` freezes the heap as it is (run start, end of warm-up) and
 answers like a sample; ``S <seq>`` answers ``<seq> <blocks> <gc_objects or -1>
-<traced or -1>``; ``X <seq>`` is an exact boundary's sample (the heap thawed
-for the rest of the run, every object counted); ``A <seq>`` opens the attribution window and ``Z <seq>
+<traced or -1>``; ``A <seq>`` opens the attribution window and ``Z <seq>
 <iterations>`` closes it, answered by ``<seq> T <length>`` and that many
 bytes of report. ``M <seq> <native> <path>`` starts a memray tracker writing
 to ``path`` (answered ``<seq> ok``, or ``<seq> E <why>``) and ``N <seq>``
@@ -21,7 +20,7 @@ import os
 import sys
 import threading
 
-PROTOCOL = 1
+PROTOCOL = 2
 
 
 def start(fds: str, pyheap_path: str) -> None:
@@ -71,7 +70,7 @@ def _serve(requests: int, replies: int, pyheap) -> None:
                     heap.freeze()
                 if window:
                     window.boundaries += 1
-                os.write(replies, _measure(heap, seq, exact=command == b"X"))
+                os.write(replies, _measure(heap, seq))
 
 
 class Attribution:
@@ -169,9 +168,9 @@ def _attribution():
         sys.path.remove(package_parent)
 
 
-def _measure(heap, seq: bytes, exact: bool) -> bytes:
+def _measure(heap, seq: bytes) -> bytes:
     """A full collection (after the caches), then the counts: read before the answer is built."""
-    blocks, objects = heap.sample(exact)
+    blocks, objects = heap.sample()
     tracemalloc = sys.modules.get("tracemalloc")
     traced = tracemalloc.get_traced_memory()[0] if tracemalloc and tracemalloc.is_tracing() else -1
     return b"%s %d %d %d\n" % (seq, blocks, -1 if objects is None else objects, traced)

@@ -87,14 +87,14 @@ class PythonProbe(ProcessProbe):
         elif self.lost is None:
             self._exchange(b"F")
 
-    def sample(self, i: int, exact: bool = False) -> Sample | None:
-        sample = super().sample(i, exact)
+    def sample(self, i: int) -> Sample | None:
+        sample = super().sample(i)
         if sample is None:
             return None
         sample.update(blocks=None, gc_objects=None, traced=None)
         if self.lost is None and self._connected(0.0):
-            # The first answer freezes what start-up built; the exact boundaries count every object.
-            words = self._exchange(b"X" if exact else b"S" if self._frozen else b"F")
+            # The first answer freezes what start-up built.
+            words = self._exchange(b"S" if self._frozen else b"F")
             if words and len(words) == 3:
                 self._frozen = True
                 blocks, objects, traced = (int(w) for w in words)

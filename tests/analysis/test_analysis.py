@@ -97,16 +97,79 @@ def test_spike_between_boundaries_is_caught_through_peaks():
     assert v.peak_over_baseline > 800 * MB
 
 
-def test_counter_rule_is_cpythons_every_delta_at_least_one():
-    flat = np.full(N + 1, 10.0)
-    one_per_iteration = 10.0 + x
-    wobbly = 10.0 + x + np.where(x % 7 == 0, -2, 0)  # grows on average but not every time
-    v = judge(x, BASE + noise(), th(counters=("fds", "threads", "blocks")), metric="rss",
-              counters={"fds": one_per_iteration, "threads": flat, "blocks": wobbly})
+def counters(series: dict, n: int = N, warmup: int = 50):
+    """Judge exact counters alone (memory flat) over iterations 0..n."""
+    xs = np.arange(n + 1)
+    return judge(xs, np.full(n + 1, float(BASE)), Thresholds(budget=50 * MB, per_iteration=50 * MB / n, warmup=warmup,
+                                                             counters=tuple(series)), metric="rss",
+                 counters={name: f(xs).astype(float) for name, f in series.items()})
+
+
+def test_a_counter_rising_by_one_each_iteration_is_a_leak_with_its_rate():
+    v = counters({"fds": lambda i: 10 + i, "threads": lambda i: np.full(len(i), 3)})
     assert v.leaked and v.rule == "counter"
-    assert v.counters["fds"]["fired"] and v.counters["fds"]["deltas"] == [1] * 10
-    assert not v.counters["threads"]["fired"]
-    assert not v.counters["blocks"]["fired"]
+    assert v.counters["fds"]["fired"] and v.counters["fds"]["growth_per_iteration"] == pytest.approx(1.0)
+    assert "fds +1.00/iteration over 950 iterations, still rising" in v.reason
+    assert not v.counters["threads"]["fired"] and v.counters["threads"]["seen"] == "flat"
+
+
+def test_a_counter_that_grows_with_dips_is_a_leak():
+    """The every-delta rule missed it: a dip every 7th iteration broke the run of rises."""
+    v = counters({"blocks": lambda i: 10 + i + np.where(i % 7 == 0, -2, 0)})
+    assert v.leaked and v.counters["blocks"]["growth_per_iteration"] == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("every", [3, 7])
+@pytest.mark.parametrize("n", [100, 137, 200, 301, 466, 1000])
+def test_an_object_kept_every_few_iterations_is_a_leak_wherever_the_run_ends(every, n):
+    """Deltas 0, 0, 5, 0, 0, 5: never a rise in each of the last k, always a floor that rises."""
+    v = counters({"blocks": lambda i: 70_000 + 5 * ((i + 1) // every)}, n=n, warmup=20)
+    assert v.leaked, v.counters["blocks"]
+    assert v.counters["blocks"]["growth_per_iteration"] == pytest.approx(5 / every, rel=0.2)
+
+
+@pytest.mark.parametrize("period", [50, 120, 200])
+def test_a_batch_flushed_every_period_is_bounded_wherever_the_run_ends(period):
+    """A sawtooth: the end of the run falls at every phase of the period, and the floor never rises."""
+    for n in range(20 + 5 * period, 20 + 7 * period, 7):
+        v = counters({"blocks": lambda i: 67_000 + 25 * (i % period)}, n=n, warmup=20)
+        assert not v.leaked, (n, v.counters["blocks"])
+        assert v.counters["blocks"]["seen"] == f"bounded: falls back every ~{period} iterations"
+
+
+def test_a_batch_flushed_with_a_record_kept_per_flush_is_a_leak():
+    """The flush hides nothing: its troughs rise by a record every period."""
+    v = counters({"blocks": lambda i: 67_000 + 25 * (i % 50) + 4 * (i // 50)})
+    assert v.leaked and v.counters["blocks"]["falls"] >= 18
+
+
+def test_a_period_under_five_times_in_the_window_is_called_bounded_and_says_why():
+    v = counters({"blocks": lambda i: 67_000 + 3 * (i % 200)}, n=400, warmup=20)
+    assert not v.leaked
+    assert "too few periods" in v.counters["blocks"]["seen"] and "blocks falls back" in v.reason
+
+
+def test_a_period_longer_than_the_window_cannot_be_told_from_a_leak():
+    """The limit the docs state: until its first fall, a flush every 200 looks like a leak."""
+    v = counters({"blocks": lambda i: 67_000 + 3 * (i % 200)}, n=190, warmup=20)
+    assert v.leaked
+
+
+def test_a_fill_that_ended_and_one_step_pass():
+    v = counters({"fill": lambda i: 10 + 2 * np.minimum(i, 500), "step": lambda i: 10 + 40 * (i > 600)})
+    assert not v.leaked, v.reason
+    assert "then stopped" in v.counters["fill"]["seen"]
+
+
+def test_a_counter_rising_in_a_few_steps_is_not_a_trend():
+    """Steps at doublings (a table resized) lift the floor a few times, not steadily."""
+    v = counters({"blocks": lambda i: sum(30 * (i >= 2**k) for k in range(4, 11))})
+    assert not v.leaked, v.counters["blocks"]
+
+
+def test_too_few_samples_are_not_judged():
+    v = counters({"fds": lambda i: 10 + i}, n=24, warmup=20)
+    assert not v.leaked and v.counters["fds"]["seen"] == "too few samples to judge"
 
 
 def test_counter_not_judged_when_switched_off():

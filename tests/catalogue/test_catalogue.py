@@ -68,7 +68,7 @@ def test_ralph_leaks_a_connection_per_session_and_grows_faster_each_session(leak
     # each keeping every later event, so growth per session itself grows
     r = run(leakbench, by_name("ralph-python"), "leaky")
     s = r.summary
-    assert s["counters"]["fds"]["fired"] and s["counters"]["fds"]["deltas"] == [1] * 10
+    assert s["counters"]["fds"]["fired"] and s["counters"]["fds"]["growth_per_iteration"] == pytest.approx(1.0)
     assert s["tail_growth_per_iteration"] > s["growth_per_iteration"] > 1_000_000
     assert s["stopped_early_at"] is not None  # stopped once the budget was spent
 

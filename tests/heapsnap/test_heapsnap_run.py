@@ -28,7 +28,7 @@ def churn(leakbench, name: str, iterations: int, threshold: str, *client: str):
 def test_a_record_kept_per_session_is_named_with_the_map_that_holds_it(leakbench):
     r = churn(leakbench, "leaky", 60, "2KiB", "--keep", "4096")
     s = r.summary
-    assert s["verdict"] == "leak" and s["metric"] == "js_heap", r.proc.stdout + r.proc.stderr
+    assert s["verdict"] == "leak" and s["metric"] == "js_retained", r.proc.stdout + r.proc.stderr
     # Node's fetch also fills its resource-timing buffer (up to 250 entries): a real, bounded growth, listed too.
     (record,) = [row for row in s["heap_growth"] if row["constructor"] == "RunRecord"]
     assert record["retained"] >= record["new"] * 4096

@@ -4,8 +4,13 @@
 //
 //   --keep BYTES   the leaky twin: a RunRecord of BYTES (a string on the JS heap)
 //                  per session, kept in a module-scope Map that is never swept
-//   --truth        prints, every 50 sessions, heapUsed after a full collection
-//                  (node --expose-gc, or bun): the bare truth, without leakbench
+//   --keep-buffer BYTES
+//                  the other leaky twin: the RunRecord holds a Buffer of BYTES
+//                  (memory outside the JS heap: process.memoryUsage().external)
+//   --truth        prints, every 50 sessions, after a full collection (node
+//                  --expose-gc, or bun): "truth SESSION HEAPUSED EXTERNAL
+//                  ARRAYBUFFERS", the bare truth, without leakbench. Node's
+//                  heapUsed leaves out external; Bun's counts it already
 //   --busy MS      blocks the event loop for MS after each session (a busy target)
 //   --inspect-off  the probe's fail-soft test: removes the inspector leakbench asked for
 import inspector from "node:inspector";
@@ -16,6 +21,7 @@ const arg = (name) => {
   return i < 0 ? undefined : process.argv[i + 1];
 };
 const keep = Number(arg("--keep") ?? 0);
+const keepBuffer = Number(arg("--keep-buffer") ?? 0);
 const busy = Number(arg("--busy") ?? 0);
 const truth = process.argv.includes("--truth");
 if (process.argv.includes("--inspect-off")) inspector.close();
@@ -33,7 +39,8 @@ class RunRecord {
   constructor(id, n) {
     this.id = id;
     this.n = n;
-    this.transcript = Buffer.alloc(keep, `${n} `).toString("latin1"); // flat: "x".repeat() shares its parts
+    if (keep) this.transcript = Buffer.alloc(keep, `${n} `).toString("latin1"); // flat: "x".repeat() shares its parts
+    if (keepBuffer) this.attachment = Buffer.alloc(keepBuffer, n % 256); // its bytes are outside the JS heap
   }
 }
 const runs = new Map(); // the leaky twin's: never swept
@@ -65,14 +72,18 @@ for (let n = 0; n < sessions; n++) {
   const id = created.data.id;
   const prompted = await client.session.prompt({ path: { id }, body: { model, parts: [{ type: "text", text: "go" }] } });
   if (!prompted.data) throw new Error(`session.prompt failed: ${JSON.stringify(prompted.error)}`);
-  if (keep) runs.set(id, new RunRecord(id, n));
+  if (keep || keepBuffer) runs.set(id, new RunRecord(id, n));
   const deleted = await client.session.delete({ path: { id } });
   if (deleted.data !== true) throw new Error(`session.delete failed: ${JSON.stringify(deleted.error)}`);
   if (busy) for (const until = Date.now() + busy; Date.now() < until; );
   if (truth && n % 50 === 0) {
     if (typeof Bun !== "undefined") Bun.gc(true);
-    else globalThis.gc();
-    console.log(`truth ${n} ${process.memoryUsage().heapUsed}`);
+    else {
+      globalThis.gc();
+      globalThis.gc({ type: "minor" }); // finishes the full one's ArrayBuffer sweep: external settles (docs/node.md)
+    }
+    const m = process.memoryUsage();
+    console.log(`truth ${n} ${m.heapUsed} ${m.external} ${m.arrayBuffers}`);
   }
 }
 controller.abort();

@@ -57,11 +57,11 @@ def pytest_config(pytester, *argv: str, ini: str = "", marker: dict | None = Non
 
 def test_every_option_is_a_run_flag_and_a_config_field():
     config = cli_config("--iterations", "40", "--warmup", "5", "--budget", "2MB", "--per-iteration", "1KB", "--rss-limit", "1GB",
-                        "--counters", "fds", "--counter-window", "4", "--metric", "uss", "--clock", "tick", "--timeout", "9",
+                        "--counters", "fds", "--metric", "uss", "--clock", "tick", "--timeout", "9",
                         "--memray-native", "--results", "out")
     assert config.scenario.iterations == 40
     assert (config.warmup, config.budget, config.per_iteration, config.rss_limit) == (5, 2_000_000, 1000, 1_000_000_000)
-    assert (config.counters, config.counter_window, config.metric, config.clock, config.timeout) == (("fds",), 4, "uss", "tick", 9.0)
+    assert (config.counters, config.metric, config.clock, config.timeout) == (("fds",), "uss", "tick", 9.0)
     assert config.memray and config.memray_native and config.results == Path("out")
 
 
@@ -75,11 +75,11 @@ def test_run_help_lists_every_option(capsys):
 
 def test_pytest_exposes_every_in_process_option_with_typed_ini_keys(pytester):
     config = pytest_config(pytester, "--leak-metric", "blocks", "--leak-counters", "none",
-                           ini="leak_counter_window = 5\nleak_tracemalloc = false\nleak_budget = 3MB\nleak_iterations = 40")
-    assert (config.metric, config.counters, config.counter_window, config.tracemalloc, config.budget) == ("blocks", (), 5, False, 3_000_000)
+                           ini="leak_warmup = 5\nleak_tracemalloc = false\nleak_budget = 3MB\nleak_iterations = 40")
+    assert (config.metric, config.counters, config.warmup, config.tracemalloc, config.budget) == ("blocks", (), 5, False, 3_000_000)
     session = given_from_pytest(configure(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc", "--leak-memray"))
     assert session.values == {"mock": "loopback", "tracemalloc": False, "memray": True, "iterations": 40, "budget": 3_000_000,
-                              "counter_window": 5}
+                              "warmup": 5}
 
 
 def test_toml_ini_keys_take_native_types(pytester):
@@ -135,7 +135,7 @@ def test_errors_name_the_option_as_the_test_wrote_it(pytester, how, says):
     "how, says",
     [
         ({"argv": ("--leak-budget", "fifty MB")}, "--leak-budget: cannot read size 'fifty MB'"),
-        ({"argv": ("--leak-counter-window", "0")}, "--leak-counter-window: expected a whole number above 0, got '0'"),
+        ({"argv": ("--leak-iterations", "0")}, "--leak-iterations: expected a whole number above 0, got '0'"),
         ({"ini": "leak_iterations = ten"}, "leak_iterations in tox.ini: invalid literal for int() with base 10: 'ten'"),
         ({"ini": "leak_mock = socket"}, "leak_mock"),
         ({"ini": "leak_budget = 50XB"}, "leak_budget in tox.ini: cannot read size '50XB'"),

@@ -169,10 +169,10 @@ def test_x(leak):
 
 
 def test_every_in_process_option_is_an_ini_key(pytester):
-    pytester.makeini("[pytest]\nleak_metric = blocks\nleak_counter_window = 5\nleak_counters = fds threads\n")
+    pytester.makeini("[pytest]\nleak_metric = blocks\nleak_warmup = 5\nleak_counters = fds threads\n")
     pytester.makepyfile("def test_loop(leak):\n    for i in leak.iterations(40):\n        pass\n")
     result = run(pytester, f"--leak-results={pytester.path / 'res'}")
     result.assert_outcomes(passed=1)
     summary = json.loads(next((pytester.path / "res").glob("*test_loop*")).joinpath("summary.json").read_text())
-    assert summary["metric"] == "blocks" and summary["counter_window"] == 5
+    assert summary["metric"] == "blocks" and summary["warmup"] == 5
     assert set(summary["counters"]) == {"fds", "threads"}

@@ -46,7 +46,7 @@ def test_a_clean_bun_client_passes_on_its_heap(leakbench):
     r = churn(leakbench, "bun-clean")
     s = r.summary
     assert r.code == 0 and s["verdict"] == "pass", r.proc.stdout + r.proc.stderr
-    assert s["probe"]["kind"] == "bun" and s["metric"] == "js_heap" and s["metric_fallback"] is None
+    assert s["probe"]["kind"] == "bun" and s["metric"] == "js_retained" and s["metric_fallback"] is None
 
 
 @needs_bun
@@ -54,5 +54,16 @@ def test_a_clean_bun_client_passes_on_its_heap(leakbench):
 def test_a_4_kib_record_per_session_in_a_bun_client_is_caught_on_its_heap(leakbench):
     r = churn(leakbench, "bun-leaky", "--keep", "4096")
     s = r.summary
-    assert r.code == 1 and s["verdict"] == "leak" and s["metric"] == "js_heap", r.proc.stdout + r.proc.stderr
+    assert r.code == 1 and s["verdict"] == "leak" and s["metric"] == "js_retained", r.proc.stdout + r.proc.stderr
     assert s["growth_per_iteration_low"] > 4096 * 0.75
+
+
+@needs_bun
+@needs_sdk
+def test_a_64_kib_buffer_per_session_in_a_bun_client_is_caught_once(leakbench):
+    """JavaScriptCore's heapUsed already counts a Buffer's bytes (bare, ``bun run session_client.mjs --truth
+    --keep-buffer 65536``: heapUsed and external both +65.5 KB a session): caught, and not counted twice."""
+    r = churn(leakbench, "bun-leaky-buffer", "--keep-buffer", "65536")
+    s = r.summary
+    assert r.code == 1 and s["verdict"] == "leak" and s["metric"] == "js_retained", r.proc.stdout + r.proc.stderr
+    assert 65536 * 0.75 < s["growth_per_iteration"] < 65536 * 1.5

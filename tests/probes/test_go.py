@@ -113,3 +113,24 @@ def test_no_runtime_probe_leaves_a_go_target_to_rss_and_its_godebug_alone(leakbe
     assert run.code == 0, run.proc.stdout + run.proc.stderr
     assert run.summary["probe"]["kind"] == "process" and run.summary["metric"] == "rss_tree"
     assert "gc 1 @" not in (run.dir / "target.log").read_text()
+
+
+def test_gogc_is_lowered_unless_the_user_set_it(monkeypatch):
+    """A leak doubles the wait between collections at GOGC=100: the readings go stale as it grows."""
+    monkeypatch.delenv("GOGC", raising=False)
+    plan = LaunchPlan(["./agent"])
+    GoProbe().prepare(plan)
+    assert plan.env["GOGC"] == "25"
+    monkeypatch.setenv("GOGC", "200")
+    theirs = LaunchPlan(["./agent"])
+    GoProbe().prepare(theirs)
+    assert "GOGC" not in theirs.env  # the user's, from the environment, reaches the target untouched
+
+
+@needs_go
+def test_a_big_go_leak_is_read_fresh_to_the_end_of_the_run(leakbench, go_agent):
+    """1 MiB a turn over 160 turns: at GOGC=100 no collection ran in the verdict's last third, which read flat (PASS)."""
+    run = leakbench("run", str(LOOP), "--iterations", "160", "--budget", "1GB", "--per-iteration", "256KiB", "--name", "big",
+                    "--", str(go_agent), "-leak", str(1 << 20), name="big")
+    assert run.code == 1 and run.summary["rule"] == "slope", run.summary["reason"]
+    assert run.summary["tail_growth_per_iteration"] > 512 * 1024

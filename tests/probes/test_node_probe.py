@@ -1,4 +1,5 @@
-"""The Node probe read directly, on real node processes: js_heap after a forced collection, and failing soft.
+"""The Node probe read directly, on real node processes: what the program holds after a forced collection
+(js_retained: its JS heap, js_heap, plus what it owns outside it, js_external), and failing soft.
 
 The verdicts it gives through ``leakbench run`` are in tests/catalogue/test_node_heap.py.
 """
@@ -25,14 +26,15 @@ from leakbench.probes.node import INSPECT, is_node_command
 pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
 
 # Keeps 8 MiB on SIGUSR2 (64 KiB strings: on the JS heap, where a string made from a Buffer of
-# over ~1 MB would be external and not counted), 8 MiB of Buffers on SIGWINCH, closes its inspector on SIGHUP,
-# logs 4 MB in 500 messages on SIGTTIN and keeps none of it.
+# over ~1 MB would be external and not counted), 8 MiB of Buffers on SIGWINCH, makes and drops 8 MiB of
+# Buffers on SIGPWR, closes its inspector on SIGHUP, logs 4 MB in 500 messages on SIGTTIN and keeps none of it.
 SCRIPT = """
 const inspector = require("node:inspector");
 const kept = [];
 process.on("SIGUSR2", () => { for (let i = 0; i < 128; i++) kept.push(Buffer.alloc(1 << 16, String(i)).toString("latin1")); console.log("kept"); });
 process.on("SIGHUP", () => { inspector.close(); console.log("closed"); });
 process.on("SIGWINCH", () => { for (let i = 0; i < 8; i++) kept.push(Buffer.alloc(1 << 20, i)); console.log("buffers"); });
+process.on("SIGPWR", () => { let n = 0; for (let i = 0; i < 128; i++) n += Buffer.alloc(1 << 16, i)[0]; console.log(`dropped ${n}`); });
 process.on("SIGTTIN", () => { for (let i = 0; i < 500; i++) console.log(String(i).padStart(1 << 13, "x")); console.log("logged"); });
 const busy = Number(process.argv[2] || 0);
 // blocked in a native call, not in JS: the inspector's messages wait (in JS, V8 interrupts would serve them)
@@ -112,15 +114,46 @@ def test_js_heap_is_what_the_program_keeps_after_a_collection(node_target):
         probe.stop()
 
 
-def test_buffers_are_outside_the_js_heap_and_recorded_as_external(node_target):
+def test_buffers_are_outside_the_js_heap_and_counted_by_the_default_metric(node_target):
     probe, proc, log = node_target()
     try:
         first = probe.sample(0)
+        assert probe.spec.metrics[0] == "js_retained"
+        assert first["js_retained"] == first["js_heap"] + first["js_external"]
         signal_when_ready(proc, log, signal.SIGWINCH)
         wait_for(lambda: "buffers" in log.read_text())
         after = probe.sample(1)
         assert after["js_external"] - first["js_external"] > 7.5 * 2**20  # the 8 MiB, give or take what else moved
         assert after["js_heap"] - first["js_heap"] < 2**20  # js_heap alone would not see a Buffer leak
+        assert after["js_retained"] - first["js_retained"] > 7.5 * 2**20  # the default metric does
+    finally:
+        probe.stop()
+
+
+def test_the_protocols_collection_still_reads_what_is_held_outside_the_heap(node_target):
+    """A target where the probe's function cannot be made (or is gone) is read with HeapProfiler.collectGarbage."""
+    probe, proc, log = node_target()
+    try:
+        assert probe.sample(0)["js_retained"] is not None
+        probe._measure = None  # as when the target refused it
+        first = probe.sample(1)
+        assert first["js_external"] is not None and first["js_retained"] == first["js_heap"] + first["js_external"]
+        signal_when_ready(proc, log, signal.SIGWINCH)
+        wait_for(lambda: "buffers" in log.read_text())
+        assert probe.sample(2)["js_retained"] - first["js_retained"] > 7.5 * 2**20
+    finally:
+        probe.stop()
+
+
+def test_dropped_buffers_are_not_read_as_kept(node_target):
+    """V8 frees a dead ArrayBuffer's memory after the collection, off the main thread, and lowers external only
+    when it next finalizes that sweep: read right after gc(), 8 MiB dropped still read as held."""
+    probe, proc, log = node_target()
+    try:
+        first = probe.sample(0)
+        signal_when_ready(proc, log, signal.SIGPWR)  # makes 8 MiB of Buffers and drops them
+        wait_for(lambda: "dropped" in log.read_text())
+        assert probe.sample(1)["js_retained"] - first["js_retained"] < 2**20
     finally:
         probe.stop()
 
@@ -174,7 +207,7 @@ def test_no_inspector_line_degrades_to_rss_with_one_reason(node_target):
     probe, _, _ = node_target(options="")  # NODE_OPTIONS dropped, as by a wrapper: no inspector
     probe.CONNECT_SECONDS = 0.5
     samples = [probe.sample(i) for i in range(3)]
-    assert all(s["js_heap"] is None and s["rss_tree"] > 0 for s in samples)
+    assert all(s["js_heap"] is None and s["js_retained"] is None and s["rss_tree"] > 0 for s in samples)
     assert probe.degraded.startswith("node probe: no inspector line in target.log")
     assert probe.fallback_reason() == probe.degraded and probe.spec.fallback == "rss_tree"
 

@@ -22,7 +22,7 @@ def test_one_object_per_iteration_fails_on_the_block_counter_by_default(leakbenc
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     s = r.summary
     # at least one block each time, not exactly one: a dict or list of the interpreter grows now and then
-    assert s["rule"] == "counter" and s["counters"]["blocks"]["fired"] and min(s["counters"]["blocks"]["deltas"]) >= 1, s["counters"]
+    assert s["rule"] == "counter" and s["counters"]["blocks"]["fired"] and s["counters"]["blocks"]["growth_per_iteration"] >= 0.9, s["counters"]
     assert not s["counters"]["gc_objects"]["fired"]  # an object() is not gc-tracked: blocks alone see it
 
 
@@ -45,7 +45,7 @@ def test_one_session_object_per_iteration_fails_on_both_counters(leakbench, monk
     r = run(leakbench, monkeypatch, "bench.targets.inproc:one_session")
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     counters = r.summary["counters"]
-    assert r.summary["rule"] == "counter" and counters["gc_objects"]["deltas"] == [1] * 10
+    assert r.summary["rule"] == "counter" and 0.9 <= counters["gc_objects"]["growth_per_iteration"] <= 1.1, counters
     assert counters["blocks"]["fired"]
 
 

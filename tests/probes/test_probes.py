@@ -46,19 +46,28 @@ def test_the_process_probe_reads_a_real_process_tree_with_its_declared_fields():
         child.wait()
 
 
-def test_the_in_process_probe_counts_objects_only_when_asked():
+def test_the_in_process_probe_counts_objects_at_every_boundary():
     probe = InProcessProbe()
-    plain, exact = probe.sample(0, exact=False), probe.sample(1, exact=True)
-    assert set(plain) == set(exact) == set(InProcessProbe.spec.fields)
-    assert plain["gc_objects"] is None and exact["gc_objects"] > 1000
-    assert exact["blocks"] > 0 and exact["threads"] >= 1
+    first, second = probe.sample(0), probe.sample(1)
+    assert set(first) == set(second) == set(InProcessProbe.spec.fields)
+    assert first["gc_objects"] > 1000 and second["gc_objects"] > 1000
+    assert second["blocks"] > 0 and second["threads"] >= 1
 
 
-def test_the_in_process_probe_sees_objects_kept_between_samples():
+def test_the_in_process_probe_sees_objects_kept_and_dropped_with_the_heap_frozen():
+    """The counter rule reads every boundary: objects made since the freeze at once, frozen ones that die soon after."""
     probe = InProcessProbe()
-    kept = []
-    before = probe.sample(0, exact=True)
-    kept.extend([n] for n in range(500))  # lists: always tracked by the gc (a dict of ints is not)
-    after = probe.sample(1, exact=True)
-    assert after["gc_objects"] - before["gc_objects"] >= 500
-    assert after["blocks"] - before["blocks"] >= 500
+    warm = [[n] for n in range(500)]  # made before the freeze: in the frozen generation after it
+    probe.heap.freeze()
+    try:
+        kept = []
+        before = probe.sample(0)
+        kept.extend([n] for n in range(500))  # lists: always tracked by the gc (a dict of ints is not)
+        after = probe.sample(1)
+        assert after["gc_objects"] - before["gc_objects"] >= 500
+        assert after["blocks"] - before["blocks"] >= 500
+        del warm
+        later = [probe.sample(2 + n)["gc_objects"] for n in range(probe.heap.RECOUNT)]
+        assert later[-1] <= after["gc_objects"] - 450  # the frozen lists died: seen within one recount
+    finally:
+        probe.heap.thaw()

@@ -96,7 +96,7 @@ def test_openclaw_verdicts_agree_with_the_bare_heap_every_time(tmp_path, version
         code, summary, _ = leakbench_run(
             tmp_path, REAL / "openclaw" / "batch.toml", "--drive", "openclaw", "--timeout", "300",
             "--", node22, gateway, version, "{port}", env={"LEAKBENCH_CLOCK_RATE": "10"})
-        assert summary["metric"] == "js_heap", summary.get("metric_fallback")
+        assert summary["metric"] == "js_retained", summary.get("metric_fallback")
         assert code == (1 if summary["verdict"] == "leak" else 0)
         verdicts.append(summary["verdict"])
     print(f"openclaw {version}: {verdicts}, wall {time.monotonic() - started:.0f} s for 3 runs")

@@ -15,7 +15,7 @@ from leakbench.results import PLOT, SAMPLES, SCHEMA, SUMMARY, RunDir, Summary, r
 # What leakbench 0.x wrote before the summary recorded its probe.
 SCHEMA_1 = {
     "schema": 1, "verdict": "leak", "rule": "slope", "reason": "rss grows", "iterations": 100, "warmup": 20,
-    "budget": 50_000_000, "per_iteration": 500_000.0, "rss_limit": 2**31, "counter_window": 10,
+    "budget": 50_000_000, "per_iteration": 500_000.0, "rss_limit": 2**31,
     "scenario": {"name": "loop", "hash": "abc", "path": None}, "target": {"kind": "pytest", "nodeid": "t.py::test_x"},
     "started_at": "2024-01-01T00:00:00+00:00", "leakbench": "0.1.0", "git_commit": "0123456789abcdef",
     "versions": {"python": "3.12"}, "machine": {"cpus": 2}, "metric": "rss", "growth_per_iteration": 1e6,

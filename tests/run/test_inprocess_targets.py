@@ -58,7 +58,7 @@ def test_one_object_per_iteration_in_state_fails_on_exact_counters(inproc):
     r = inproc("keeps_sessions_in_state", "--budget", "1GB")
     assert r.code == 1, r.proc.stdout
     assert r.summary["rule"] == "counter"
-    assert r.summary["counters"]["gc_objects"]["deltas"] == [1] * 10
+    assert 0.9 <= r.summary["counters"]["gc_objects"]["growth_per_iteration"] <= 1.1, r.summary["counters"]
     assert "Session" in r.summary["attribution"]
 
 

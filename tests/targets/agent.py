@@ -77,8 +77,8 @@ def main() -> int:
     p.add_argument("--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would")
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
-    p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD")
-    p.add_argument("--iterations", type=int, default=0, help="with --tick: how many")
+    p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD and read the answer back")
+    p.add_argument("--iterations", type=int, default=0, help="with --tick: how many, then wait to be stopped")
     p.add_argument("--tag", default="", help="ignored; lets a test find every process this run started")
     args = p.parse_args()
     leak = parse_size(args.leak)
@@ -97,7 +97,7 @@ def main() -> int:
 
     url = urlparse(os.environ["LEAKBENCH_URL"]) if not args.tick else None
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120) if url else None
-    tick = os.fdopen(int(os.environ["LEAKBENCH_TICK_FD"]), "wb", buffering=0) if args.tick else None
+    tick = int(os.environ["LEAKBENCH_TICK_FD"]) if args.tick else None
     files, procs = [], []
     i = 0
     while True:
@@ -123,9 +123,10 @@ def main() -> int:
             files.append(open(os.devnull))
         if args.children:
             procs.append(subprocess.Popen(["true"]))
-        if tick:
+        if tick is not None:
             time.sleep(0.002)
-            tick.write(b".")
+            os.write(tick, b".")  # the tick protocol: iteration i is done,
+            os.read(tick, 1)  # and it waits here while leakbench samples it
             if args.iterations and i + 1 >= args.iterations:
                 time.sleep(3600)
         elif i == args.close_at:
