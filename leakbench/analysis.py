@@ -247,7 +247,7 @@ def counter_trend(x: np.ndarray, c: np.ndarray) -> dict[str, Any]:
     if len(falls) >= 2:
         result["period"] = float(np.median(gaps))
     part = max(span / MAX_PARTS, min(MIN_PART, span / MIN_PARTS), float(gaps.max()) if len(gaps) else 0.0)
-    parts = int(span // part)
+    parts = int(span / part + 1e-9)  # span / (span / 5) is 4.999... in floating point
     if parts < 2 or (parts < MIN_PARTS and len(falls)):
         where = f"every ~{result['period']:.0f} iterations" if result["period"] else f"at iteration {fall_at[0]:.0f}"
         result["seen"] = (f"falls back {where}: a window of {span:.0f} iterations holds too few periods to tell "

@@ -105,6 +105,13 @@ def counters(series: dict, n: int = N, warmup: int = 50):
                  counters={name: f(xs).astype(float) for name, f in series.items()})
 
 
+@pytest.mark.parametrize("window", [10, 13, 17, 26, 39])
+def test_a_short_window_still_catches_one_per_iteration(window):
+    """Five stretches of span/5 each: 13 / 2.6 is 4.999... in floating point, and a run stopped early has such windows."""
+    v = counters({"fds": lambda i: 10 + i}, n=70 + window, warmup=70)
+    assert v.leaked and v.counters["fds"]["fired"], v.counters["fds"]
+
+
 def test_a_counter_rising_by_one_each_iteration_is_a_leak_with_its_rate():
     v = counters({"fds": lambda i: 10 + i, "threads": lambda i: np.full(len(i), 3)})
     assert v.leaked and v.rule == "counter"
