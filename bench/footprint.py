@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from leakbench.analysis import Thresholds, judge
 from leakbench.units import format_size, parse_size
+from leakbench.verdict.analysis import Thresholds, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = ROOT / "tests" / "targets" / "agent.py"
@@ -60,7 +60,19 @@ def main() -> int:
     scenario.write_text(SCENARIO.format(iterations=args.iterations, warmup=warmup, size=args.size))
     results = out / "results"
     shutil.rmtree(results, ignore_errors=True)  # a stale samples.jsonl would be read as progress
-    cmd = [sys.executable, "-m", "leakbench", "run", str(scenario), "--results", str(results), "--no-progress", "--", sys.executable, str(AGENT)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "leakbench",
+        "run",
+        str(scenario),
+        "--results",
+        str(results),
+        "--no-progress",
+        "--",
+        sys.executable,
+        str(AGENT),
+    ]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     me = psutil.Process(proc.pid)
@@ -95,14 +107,26 @@ def main() -> int:
     x = np.array([i for i, _ in during], float)
     y = np.array([r for _, r in during], float)
     budget = parse_size(args.budget)
-    verdict = judge(x, y, Thresholds(budget=budget, per_iteration=budget / args.iterations, warmup=warmup), metric="leakbench rss")
-    print(f"inner run: {summary['verdict']} after {summary['iterations_done']} iterations of {args.size}, exit {proc.returncode}, {elapsed:.0f} s")
-    print(f"leakbench's own RSS, {len(series)} readings: baseline {format_size(verdict.baseline)}, "
-          f"slope {format_size(verdict.growth_per_iteration, signed=True)}/iteration "
-          f"(95% CI {format_size(verdict.growth_per_iteration_low, signed=True)} to {format_size(verdict.growth_per_iteration_high, signed=True)}), "
-          f"total {format_size(verdict.total_growth, signed=True)}, peak {format_size(verdict.peak_over_baseline, signed=True)} over baseline")
-    print(f"during the iterations: first reading {format_size(y[0])}, highest {format_size(y.max())}, last {format_size(y[-1])}; "
-          f"after them (verdict, plot): highest {format_size(max(after) if after else None)}")
+    verdict = judge(
+        x, y, Thresholds(budget=budget, per_iteration=budget / args.iterations, warmup=warmup), metric="leakbench rss"
+    )
+    print(
+        f"inner run: {summary['verdict']} after {summary['iterations_done']} iterations of {args.size}, "
+        f"exit {proc.returncode}, {elapsed:.0f} s"
+    )
+    print(
+        f"leakbench's own RSS, {len(series)} readings: baseline {format_size(verdict.baseline)}, "
+        f"slope {format_size(verdict.growth_per_iteration, signed=True)}/iteration "
+        f"(95% CI {format_size(verdict.growth_per_iteration_low, signed=True)} "
+        f"to {format_size(verdict.growth_per_iteration_high, signed=True)}), "
+        f"total {format_size(verdict.total_growth, signed=True)}, "
+        f"peak {format_size(verdict.peak_over_baseline, signed=True)} over baseline"
+    )
+    print(
+        f"during the iterations: first reading {format_size(y[0])}, highest {format_size(y.max())}, "
+        f"last {format_size(y[-1])}; "
+        f"after them (verdict, plot): highest {format_size(max(after) if after else None)}"
+    )
     print(f"verdict on leakbench itself: {'LEAK' if verdict.leaked else 'flat'}: {verdict.reason}")
     print(f"series: {out / 'footprint.jsonl'}")
     if proc.returncode != 0:

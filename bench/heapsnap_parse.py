@@ -39,8 +39,8 @@ for (const step of [1, 2, 3]) {
 MEASURE = r"""
 import json, resource, sys, time
 import psutil
-from leakbench.heapsnap.reader import read_snapshot
-from leakbench.heapsnap.growth import grown_classes
+from leakbench.attribution.heapsnap.reader import read_snapshot
+from leakbench.attribution.heapsnap.growth import grown_classes
 paths = sys.argv[2:]
 before = psutil.Process().memory_info().rss
 start = time.perf_counter()
@@ -57,7 +57,9 @@ print(json.dumps({"peak_over_imports": peak - before, "seconds": seconds, "rows"
 
 
 def measure(mode: str, paths: list[Path]) -> dict:
-    out = subprocess.run([sys.executable, "-c", MEASURE, mode, *map(str, paths)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, mode, *map(str, paths)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
@@ -65,24 +67,40 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--heap-mb", type=int, default=200)
     parser.add_argument("--keep", type=Path, default=None, help="write (and keep) the snapshots here")
-    parser.add_argument("--json-load", action="store_true", help="also measure json.load of the largest file (slow, big)")
+    parser.add_argument(
+        "--json-load", action="store_true", help="also measure json.load of the largest file (slow, big)"
+    )
     args = parser.parse_args()
     out = args.keep or Path(tempfile.mkdtemp(prefix="leakbench-heapsnap-"))
     out.mkdir(parents=True, exist_ok=True)
     try:
-        node = ["node", "--expose-gc", f"--max-old-space-size={args.heap_mb * 4}", "-e", GENERATE, str(out), str(args.heap_mb)]
+        node = [
+            "node",
+            "--expose-gc",
+            f"--max-old-space-size={args.heap_mb * 4}",
+            "-e",
+            GENERATE,
+            str(out),
+            str(args.heap_mb),
+        ]
         subprocess.run(node, check=True)
         paths = [out / f"step{n}.heapsnapshot" for n in (1, 2, 3)]
         largest = paths[-1].stat().st_size
         total = sum(p.stat().st_size for p in paths)
-        print(f"snapshots: {', '.join(f'{p.stat().st_size / 2**20:.0f} MiB' for p in paths)} (heap ~{args.heap_mb} MB at the last)")
+        print(
+            f"snapshots: {', '.join(f'{p.stat().st_size / 2**20:.0f} MiB' for p in paths)} "
+            f"(heap ~{args.heap_mb} MB at the last)"
+        )
         modes = [("read", [paths[-1]], largest), ("analyse", paths, largest)]
         if args.json_load:
             modes.append(("json", [paths[-1]], largest))
         for mode, given, size in modes:
             m = measure(mode, given)
-            print(f"{mode:8} peak {m['peak_over_imports'] / 2**20:7.0f} MiB = {m['peak_over_imports'] / size:.2f} x the largest file, "
-                  f"{m['seconds']:.1f} s ({size / 2**20 / m['seconds']:.0f} MiB/s)")
+            print(
+                f"{mode:8} peak {m['peak_over_imports'] / 2**20:7.0f} MiB = "
+                f"{m['peak_over_imports'] / size:.2f} x the largest file, "
+                f"{m['seconds']:.1f} s ({size / 2**20 / m['seconds']:.0f} MiB/s)"
+            )
         rows = measure("analyse", paths)["rows"]
         print("grown:", *rows[:3], sep="\n  ")
         print(f"(all three files: {total / 2**20:.0f} MiB)")

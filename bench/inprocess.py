@@ -65,8 +65,12 @@ def cost(objects: int = 100_000, samples: int = 300) -> dict:
             sample(exact)
         return (time.perf_counter() - started) / samples
 
-    result = {"objects": len(heap_of_program), "old": timed(old, False), "old_exact": timed(old, True),
-              "full": timed(full, False)}
+    result = {
+        "objects": len(heap_of_program),
+        "old": timed(old, False),
+        "old_exact": timed(old, True),
+        "full": timed(full, False),
+    }
     heap.freeze()
     result["new"] = timed(new, False)
     result["new_exact"] = timed(new, True)  # thaws: the exact boundaries walk the whole heap
@@ -76,15 +80,20 @@ def cost(objects: int = 100_000, samples: int = 300) -> dict:
 
 def leakbench_run(name: str, out: Path, *args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    subprocess.run([PY, "-m", "leakbench", "run", *args, "--no-progress", "--name", name, f"--results={out}"],
-                   env=env, capture_output=True, text=True, timeout=3600)
+    subprocess.run(
+        [PY, "-m", "leakbench", "run", *args, "--no-progress", "--name", name, f"--results={out}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     summary = json.loads((out / name / "summary.json").read_text())
     samples = [json.loads(line) for line in (out / name / "samples.jsonl").read_text().splitlines()]
     return {"summary": summary, "samples": samples}
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
-    from leakbench.analysis import fit
+    from leakbench.verdict.analysis import fit
 
     return fit(xs, ys)[0]
 
@@ -95,7 +104,9 @@ def window(samples: list[dict], warmup: int, field: str) -> tuple[list[float], l
 
 
 def noop(out: Path, iterations: int = 10_000) -> dict:
-    run = leakbench_run("noop", out, "tool-calls", "--iterations", str(iterations), "--target", "bench.targets.inproc:noop")
+    run = leakbench_run(
+        "noop", out, "tool-calls", "--iterations", str(iterations), "--target", "bench.targets.inproc:noop"
+    )
     warmup = run["summary"]["warmup"]
     found = {"verdict": run["summary"]["verdict"], "iterations": iterations}
     for field in ("rss", "blocks"):
@@ -110,7 +121,8 @@ sys.path.insert(0, {root!r})
 from bench.targets.inproc import clean
 import psutil
 proc = psutil.Process()
-rss, blocks = array.array("q", [0] * {n}), array.array("q", [0] * {n})  # preallocated: the bare loop keeps nothing either
+rss, blocks = array.array("q", [0] * {n}), array.array("q", [0] * {n})  # preallocated: the bare \
+loop keeps nothing either
 for i in range({n}):
     clean(None)
     gc.collect()
@@ -120,10 +132,16 @@ print(json.dumps([(i, rss[i], blocks[i]) for i in range({n})]))
 
 
 def truth(out: Path, iterations: int = 1000) -> dict:
-    bare = json.loads(subprocess.run([PY, "-c", BARE.format(root=str(ROOT), n=iterations)], capture_output=True, text=True, check=True).stdout)
+    bare = json.loads(
+        subprocess.run(
+            [PY, "-c", BARE.format(root=str(ROOT), n=iterations)], capture_output=True, text=True, check=True
+        ).stdout
+    )
     warmup = max(20, iterations // 20)
     kept = [row for row in bare if row[0] >= warmup]
-    under = leakbench_run("truth-clean", out, "tool-calls", "--iterations", str(iterations), "--target", "bench.targets.inproc:clean")
+    under = leakbench_run(
+        "truth-clean", out, "tool-calls", "--iterations", str(iterations), "--target", "bench.targets.inproc:clean"
+    )
     found = {"iterations": iterations, "verdict": under["summary"]["verdict"]}
     for k, field in ((1, "rss"), (2, "blocks")):
         xs, ys = window(under["samples"], under["summary"]["warmup"], field)
@@ -133,7 +151,11 @@ def truth(out: Path, iterations: int = 1000) -> dict:
 
 SDK_LOOPS = {
     "openai": ("tool-calls", "examples.clients.openai_agent:one_turn", "process"),
-    "anthropic": (str(ROOT / "examples" / "scenarios" / "tool-calls-anthropic.toml"), "examples.clients.anthropic_agent:one_turn", "process"),
+    "anthropic": (
+        str(ROOT / "examples" / "scenarios" / "tool-calls-anthropic.toml"),
+        "examples.clients.anthropic_agent:one_turn",
+        "process",
+    ),
     "httpx": ("tool-calls", "bench.targets.inproc:httpx_turn", "respx"),
 }
 
@@ -143,14 +165,20 @@ def sdk(out: Path, runs: int, iterations: int) -> dict:
     found = {name: {"runs": 0, "iterations": iterations, "passed": 0, "verdicts": []} for name in SDK_LOOPS}
     for k in range(runs):
         for name, (scenario, target, mock) in SDK_LOOPS.items():
-            run = leakbench_run(f"sdk-{name}-{k}", out, scenario, "--iterations", str(iterations), "--mock", mock, "--target", target)
+            run = leakbench_run(
+                f"sdk-{name}-{k}", out, scenario, "--iterations", str(iterations), "--mock", mock, "--target", target
+            )
             s = run["summary"]
             verdict = (s["verdict"], s.get("rule"), s.get("growth_per_iteration"))
             r = found[name]
             r["runs"] += 1
             r["passed"] += verdict[0] == "pass"
             r["verdicts"].append(verdict)
-            print(f"  {name} run {k + 1}: {verdict[0]}" + (f" ({verdict[1]}: {s.get('reason')})" if verdict[0] != "pass" else ""), flush=True)
+            print(
+                f"  {name} run {k + 1}: {verdict[0]}"
+                + (f" ({verdict[1]}: {s.get('reason')})" if verdict[0] != "pass" else ""),
+                flush=True,
+            )
     return found
 
 
@@ -170,25 +198,41 @@ def main() -> int:
             c = cost()
             print(f"cost of a boundary sample, {c['objects']:,} live objects (ratio to the old sample):")
             print(f"  old (young collection):          {c['old'] * 1e3:7.3f} ms   1.00x")
-            print(f"  old at an exact boundary (list): {c['old_exact'] * 1e3:7.3f} ms   {c['old_exact'] / c['old']:.2f}x")
+            print(
+                f"  old at an exact boundary (list): {c['old_exact'] * 1e3:7.3f} ms   {c['old_exact'] / c['old']:.2f}x"
+            )
             print(f"  full collection, nothing frozen: {c['full'] * 1e3:7.3f} ms   {c['full'] / c['old']:.2f}x")
             print(f"  new (frozen, full collection):   {c['new'] * 1e3:7.3f} ms   {c['new'] / c['old']:.2f}x")
-            print(f"  new at an exact boundary:        {c['new_exact'] * 1e3:7.3f} ms   {c['new_exact'] / c['old']:.2f}x  (the last k+1 boundaries only)")
+            print(
+                f"  new at an exact boundary:        {c['new_exact'] * 1e3:7.3f} ms   "
+                f"{c['new_exact'] / c['old']:.2f}x  (the last k+1 boundaries only)"
+            )
         if args.only in (None, "noop"):
             n = noop(out)
             print(f"no-op loop, {n['iterations']:,} iterations under leakbench: {n['verdict'].upper()}")
             for field, unit in (("rss", "B"), ("blocks", "blocks")):
                 f = n[field]
-                print(f"  {field:6s} {f['first']:>12,.0f} -> {f['last']:>12,.0f} {unit}  slope {f['slope']:+.4f} {unit}/iteration")
+                print(
+                    f"  {field:6s} {f['first']:>12,.0f} -> {f['last']:>12,.0f} {unit}  "
+                    f"slope {f['slope']:+.4f} {unit}/iteration"
+                )
         if args.only in (None, "truth"):
             t = truth(out)
-            print(f"clean loop (1 MB churn per call), {t['iterations']} iterations: leakbench says {t['verdict'].upper()}")
+            print(
+                f"clean loop (1 MB churn per call), {t['iterations']} iterations: leakbench says {t['verdict'].upper()}"
+            )
             print(f"  rss slope    bare {kib(t['rss']['bare'])}/it   under leakbench {kib(t['rss']['leakbench'])}/it")
-            print(f"  blocks slope bare {t['blocks']['bare']:+.3f}/it   under leakbench {t['blocks']['leakbench']:+.3f}/it")
+            print(
+                f"  blocks slope bare {t['blocks']['bare']:+.3f}/it   "
+                f"under leakbench {t['blocks']['leakbench']:+.3f}/it"
+            )
         if args.only in (None, "sdk"):
             for name, r in sdk(out, args.runs, args.iterations).items():
                 fails = [v for v in r["verdicts"] if v[0] != "pass"]
-                print(f"{name} loop in-process, {r['iterations']} iterations: passed {r['passed']}/{r['runs']}" + (f"  failures: {fails}" if fails else ""))
+                print(
+                    f"{name} loop in-process, {r['iterations']} iterations: passed {r['passed']}/{r['runs']}"
+                    + (f"  failures: {fails}" if fails else "")
+                )
     return 0
 
 

@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "examples")]
 
 from catalogue import PAIRS  # noqa: E402
-from leakbench.driver import OpenCodeDriver, free_port  # noqa: E402
+
 from leakbench.mock import MockProcess  # noqa: E402
-from leakbench.scenario import load_scenario  # noqa: E402
-from leakbench.target import target_env  # noqa: E402
-from leakbench.workspace import fill_workspace  # noqa: E402
+from leakbench.running.driver import OpenCodeDriver, free_port  # noqa: E402
+from leakbench.running.target import target_env  # noqa: E402
+from leakbench.scenario.spec import load_scenario  # noqa: E402
+from leakbench.scenario.workspace import fill_workspace  # noqa: E402
 
 LIMIT = os.environ.get("MEMRAY_LIMIT", "1 MB")
 PAIR_NAMES = [p.name for p in PAIRS if p.name != "ralph-js" or os.environ.get("MEMRAY_JS") == "1"]

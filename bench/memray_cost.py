@@ -13,13 +13,13 @@ separate target process per capture mode:
   answer with pydantic: millions of small Python objects per run.
 
 Modes (memray is started by a small shim around runpy, written like
-leakbench/memray_shim.py, aggregated capture format):
+leakbench/attribution/memray_shim.py, aggregated capture format):
 
 - bare: no tracker, the default allocator.
 - malloc: ``PYTHONMALLOC=malloc``, Python frames only (``leakbench run
   --memray`` for a process target until this bench measured it).
 - pymalloc+trace: pymalloc kept, ``trace_python_allocators=True`` (what
-  ``--memray`` does now, ``leakbench.capture.capture_env``).
+  ``--memray`` does now, ``leakbench.attribution.captures.capture_env``).
 - pymalloc: pymalloc kept, ``trace_python_allocators=False`` (memray sees
   pymalloc's arenas, not the objects in them).
 - native: ``PYTHONMALLOC=malloc`` and ``native_traces=True``.
@@ -58,16 +58,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from leakbench.mock import LoopbackServer, build_app  # noqa: E402
-from leakbench.scenario import load_scenario  # noqa: E402
-from leakbench.target import target_env  # noqa: E402
+from leakbench.running.target import target_env  # noqa: E402
+from leakbench.scenario.spec import load_scenario  # noqa: E402
+from leakbench.scenario.workspace import fill_workspace  # noqa: E402
 from leakbench.units import format_size  # noqa: E402
-from leakbench.workspace import fill_workspace  # noqa: E402
 
 PY = sys.executable
 
 # -- targets (written to a temporary directory) ------------------------------------------
 
-IO_TARGET = '''"""examples/clients/openai_agent.py's loop; --leak keeps each turn's tool call and the head of its output, in lines."""
+IO_TARGET = '''"""examples/clients/openai_agent.py's loop; --leak keeps each turn's tool call \
+and the head of its output, in lines."""
 import copy
 import os
 import sys
@@ -95,7 +96,8 @@ if __name__ == "__main__":
     main()
 '''
 
-STRUCTURED_TARGET = '''"""A structured answer streamed by the openai SDK each turn, until the final answer; --leak keeps each one, parsed again."""
+STRUCTURED_TARGET = '''"""A structured answer streamed by the openai SDK each turn, until the final answer; \
+--leak keeps each one, parsed again."""
 import os
 import sys
 
@@ -127,7 +129,8 @@ def keep_parsed(content):
 
 def main():
     leak = "--leak" in sys.argv
-    client = openai.OpenAI(base_url=os.environ["OPENAI_BASE_URL"], api_key=os.environ.get("OPENAI_API_KEY", "sk-leakbench"), max_retries=2)
+    client = openai.OpenAI(base_url=os.environ["OPENAI_BASE_URL"], \
+api_key=os.environ.get("OPENAI_API_KEY", "sk-leakbench"), max_retries=2)
     while True:
         with client.chat.completions.stream(model="mock", messages=MESSAGES, response_format=Answer) as stream:
             for _ in stream:
@@ -152,7 +155,8 @@ sys.path[0] = os.path.dirname(os.path.abspath(script))
 tracker = memray.Tracker(output, native_traces=native == "1", trace_python_allocators=python_allocators == "1",
                          file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
 with tracker:
-    kept = runpy.run_path(script, run_name="__main__")  # held until the tracker ends: what the target kept is still allocated
+    kept = runpy.run_path(script, run_name="__main__")  # held until the tracker ends: \
+what the target kept is still allocated
 """
 
 
@@ -169,7 +173,12 @@ class Mode:
 MODES = [
     Mode("bare", tracker=False, what="no tracker, pymalloc"),
     Mode("malloc", tracker=True, malloc=True, what="PYTHONMALLOC=malloc, Python frames (--memray before)"),
-    Mode("pymalloc+trace", tracker=True, python_allocators=True, what="pymalloc kept, trace_python_allocators=True (--memray now)"),
+    Mode(
+        "pymalloc+trace",
+        tracker=True,
+        python_allocators=True,
+        what="pymalloc kept, trace_python_allocators=True (--memray now)",
+    ),
     Mode("pymalloc", tracker=True, what="pymalloc kept, trace_python_allocators=False (arenas only)"),
     Mode("native", tracker=True, native=True, malloc=True, what="PYTHONMALLOC=malloc, native_traces=True"),
 ]
@@ -178,13 +187,17 @@ MODES = [
 def structured_scenario(path: Path, iterations: int, rows: int, events: int) -> Path:
     """An openai scenario whose text answer is a table of ``rows`` records, sent as JSON over ``events`` deltas."""
     records = ", ".join(
-        f'{{ id = {k}, name = "item-{k}-{{i}}", qty = {k % 7}, price = {k * 0.25 + 0.125}, tags = ["t{k % 5}", "{{i}}"] }}'
+        (
+            f'{{ id = {k}, name = "item-{k}-{{i}}", qty = {k % 7}, price = {k * 0.25 + 0.125}, '
+            f'tags = ["t{k % 5}", "{{i}}"] }}'
+        )
         for k in range(rows)
     )
     path.write_text(
         "# bench/memray_cost.py: a structured answer cut over many deltas\n"
         f'protocol = "openai"\niterations = {iterations}\nwarmup = 0\n'
-        f'[serve]\nanswer = "text"\nevents = {events}\ncontent = {{ unit = "{{i}}", done = false, rows = [{records}] }}\n'
+        f'[serve]\nanswer = "text"\nevents = {events}\n'
+        f'content = {{ unit = "{{i}}", done = false, rows = [{records}] }}\n'
         '[final]\ncontent = { unit = "final", done = true, rows = [] }\n'
     )
     return path
@@ -209,7 +222,15 @@ def command(mode: Mode, script: Path, capture: Path) -> tuple[list[str], dict[st
         env["PYTHONMALLOC"] = "malloc"
     if not mode.tracker:
         return [PY, *args], env
-    return [PY, "-c", SHIM, str(capture), "1" if mode.native else "0", "1" if mode.python_allocators else "0", *args], env
+    return [
+        PY,
+        "-c",
+        SHIM,
+        str(capture),
+        "1" if mode.native else "0",
+        "1" if mode.python_allocators else "0",
+        *args,
+    ], env
 
 
 def run_once(scenario_ref: str | Path, iterations: int, mode: Mode, script: Path, capture: Path, timeout: float) -> Run:
@@ -221,15 +242,23 @@ def run_once(scenario_ref: str | Path, iterations: int, mode: Mode, script: Path
             marks[completed] = time.monotonic()
 
     capture.unlink(missing_ok=True)
-    with tempfile.TemporaryDirectory(prefix="memray-cost-ws-") as ws, LoopbackServer(build_app(scenario, on_boundary=on_boundary)) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="memray-cost-ws-") as ws,
+        LoopbackServer(build_app(scenario, on_boundary=on_boundary)) as server,
+    ):
         fill_workspace(scenario, ws)
         cmd, extra = command(mode, script, capture)
         env = target_env(server.url, Path(ws), iterations, extra)
         if "PYTHONMALLOC" not in extra:
             env.pop("PYTHONMALLOC", None)  # the modes that keep pymalloc keep it whatever this shell set
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout, cwd=ROOT)
+        proc = subprocess.run(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout, cwd=ROOT
+        )
     if proc.returncode != 0 or len(marks) < 2:
-        raise SystemExit(f"memray_cost: {script.stem} / {mode.name}: target exit {proc.returncode}, boundaries {sorted(marks)}: {proc.stderr.strip()[-600:]}")
+        raise SystemExit(
+            f"memray_cost: {script.stem} / {mode.name}: target exit {proc.returncode}, "
+            f"boundaries {sorted(marks)}: {proc.stderr.strip()[-600:]}"
+        )
     run = Run(loop_s=marks[iterations] - marks[0])
     if mode.tracker:
         run.capture_bytes = capture.stat().st_size
@@ -238,18 +267,29 @@ def run_once(scenario_ref: str | Path, iterations: int, mode: Mode, script: Path
 
 
 def attribution(capture: Path, native: bool) -> tuple[bool, str]:
-    """Whether the biggest stack still allocated at the end names ``keep_parsed``; that stack, and where keep_parsed's are."""
+    """Whether the biggest stack still allocated at the end names ``keep_parsed``; that stack, and where
+    keep_parsed's are."""
     import memray
 
-    records = sorted(memray.FileReader(capture).get_leaked_allocation_records(merge_threads=True), key=lambda r: -r.size)
+    records = sorted(
+        memray.FileReader(capture).get_leaked_allocation_records(merge_threads=True), key=lambda r: -r.size
+    )
     if not records:
         return False, "(nothing still allocated)"
     stacks = [[frame[0] for frame in (r.hybrid_stack_trace() if native else r.stack_trace())] for r in records]
-    kept = [(rank, r) for rank, (r, names) in enumerate(zip(records, stacks), 1) if "keep_parsed" in names]
+    kept = [(rank, r) for rank, (r, names) in enumerate(zip(records, stacks, strict=True), 1) if "keep_parsed" in names]
     top = records[0]
-    python = [f"{frame[0]} ({Path(frame[1]).name})" for frame in (top.hybrid_stack_trace() if native else top.stack_trace()) if str(frame[1]).endswith(".py")]
+    python = [
+        f"{frame[0]} ({Path(frame[1]).name})"
+        for frame in (top.hybrid_stack_trace() if native else top.stack_trace())
+        if str(frame[1]).endswith(".py")
+    ]
     shown = " < ".join((python or stacks[0])[:3]) or "(no frames)"
-    where = f"keep_parsed: {format_size(sum(r.size for _, r in kept))}, first at rank {kept[0][0]}" if kept else "keep_parsed: in no stack"
+    where = (
+        f"keep_parsed: {format_size(sum(r.size for _, r in kept))}, first at rank {kept[0][0]}"
+        if kept
+        else "keep_parsed: in no stack"
+    )
     return "keep_parsed" in stacks[0], f"{format_size(top.size)} at {shown}; {where}"
 
 
@@ -259,12 +299,24 @@ def attribution(capture: Path, native: bool) -> tuple[bool, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, help="iterations of both workloads (overrides the two below)")
-    parser.add_argument("--io-iterations", type=int, default=80, help="tool calls of 1 MB in the io workload (default 80)")
-    parser.add_argument("--structured-iterations", type=int, default=25, help="structured answers streamed (default 25)")
-    parser.add_argument("--rows", type=int, default=200, help="records in each structured answer (default 200, ~14 KB of JSON)")
-    parser.add_argument("--events", type=int, default=200, help="deltas each structured answer is cut over (default 200)")
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of every mode, interleaved; the table shows medians (default 1)")
-    parser.add_argument("--modes", default=",".join(m.name for m in MODES), help="comma-separated modes; bare is always run")
+    parser.add_argument(
+        "--io-iterations", type=int, default=80, help="tool calls of 1 MB in the io workload (default 80)"
+    )
+    parser.add_argument(
+        "--structured-iterations", type=int, default=25, help="structured answers streamed (default 25)"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=200, help="records in each structured answer (default 200, ~14 KB of JSON)"
+    )
+    parser.add_argument(
+        "--events", type=int, default=200, help="deltas each structured answer is cut over (default 200)"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of every mode, interleaved; the table shows medians (default 1)"
+    )
+    parser.add_argument(
+        "--modes", default=",".join(m.name for m in MODES), help="comma-separated modes; bare is always run"
+    )
     parser.add_argument("--workloads", default="io,structured", help="comma-separated: io, structured")
     parser.add_argument("--timeout", type=float, default=900, help="seconds before a target is killed (default 900)")
     parser.add_argument("--json", type=Path, help="also write every run's numbers to this file")
@@ -282,10 +334,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="memray-cost-") as tmp:
         tmpdir = Path(tmp)
         workloads = {
-            "io": ("tool-calls", args.io_iterations, IO_TARGET, f"{args.io_iterations} turns of 1 MB tool output (examples/clients/openai_agent.py)"),
+            "io": (
+                "tool-calls",
+                args.io_iterations,
+                IO_TARGET,
+                f"{args.io_iterations} turns of 1 MB tool output (examples/clients/openai_agent.py)",
+            ),
             "structured": (
                 structured_scenario(tmpdir / "structured.toml", args.structured_iterations, args.rows, args.events),
-                args.structured_iterations, STRUCTURED_TARGET,
+                args.structured_iterations,
+                STRUCTURED_TARGET,
                 f"{args.structured_iterations} structured answers of {args.rows} records over {args.events} deltas",
             ),
         }
@@ -303,10 +361,17 @@ def main() -> int:
                 for mode in order:
                     run = run_once(scenario, iterations, mode, script, tmpdir / f"{name}-{mode.name}.bin", args.timeout)
                     results[name][mode.name].append(run)
-                    print(f"  {name:<10} {mode.name:<15} round {rep + 1}: loop {run.loop_s:7.2f} s", file=sys.stderr, flush=True)
+                    print(
+                        f"  {name:<10} {mode.name:<15} round {rep + 1}: loop {run.loop_s:7.2f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
-    print(f"\nmemray's cost by workload and mode (Python {sys.version.split()[0]}, memray {_version('memray')}, openai {_version('openai')}; "
-          f"{args.repeat} round(s), medians; total {time.monotonic() - started:.0f} s)\n")
+    print(
+        f"\nmemray's cost by workload and mode (Python {sys.version.split()[0]}, memray {_version('memray')}, "
+        f"openai {_version('openai')}; "
+        f"{args.repeat} round(s), medians; total {time.monotonic() - started:.0f} s)\n"
+    )
     for name in chosen:
         print(f"- {name}: {workloads[name][3]}")
     print()
@@ -318,19 +383,34 @@ def main() -> int:
         for mode in modes:
             runs = results[name][mode.name]
             loop = statistics.median(r.loop_s for r in runs)
-            row = {"workload": name, "mode": mode.name, "what": mode.what, "loop_s": round(loop, 3), "ratio": round(loop / bare, 2),
-                   "loop_s_all": [round(r.loop_s, 3) for r in runs]}
+            row = {
+                "workload": name,
+                "mode": mode.name,
+                "what": mode.what,
+                "loop_s": round(loop, 3),
+                "ratio": round(loop / bare, 2),
+                "loop_s_all": [round(r.loop_s, 3) for r in runs],
+            }
             if mode.tracker:
-                row.update(capture_bytes=runs[-1].capture_bytes, attribution_right=all(r.attribution for r in runs), top=runs[-1].top)
+                row.update(
+                    capture_bytes=runs[-1].capture_bytes,
+                    attribution_right=all(r.attribution for r in runs),
+                    top=runs[-1].top,
+                )
             table.append(row)
             capture = format_size(row["capture_bytes"]) if mode.tracker else "-"
             right = "-" if not mode.tracker else ("yes" if row["attribution_right"] else "no")
-            print(f"| {name} | {mode.name} | {loop:.2f} | {loop / bare:.2f}x | {capture} | {right} | {row.get('top', '')} |")
+            print(
+                f"| {name} | {mode.name} | {loop:.2f} | {loop / bare:.2f}x | {capture} | {right} | "
+                f"{row.get('top', '')} |"
+            )
     print()
     for mode in modes:
         print(f"- {mode.name}: {mode.what}")
     if args.json:
-        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": table}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": table}, indent=2) + "\n"
+        )
     return 0
 
 

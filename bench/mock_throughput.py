@@ -129,7 +129,9 @@ def mock_openai_sdk(url: str, rounds: int, size: int) -> float | None:
     start = time.perf_counter()
     got = 0
     for _ in range(rounds):
-        for chunk in client.chat.completions.create(model="bench", messages=[{"role": "user", "content": "go"}], stream=True):
+        for chunk in client.chat.completions.create(
+            model="bench", messages=[{"role": "user", "content": "go"}], stream=True
+        ):
             if chunk.choices and chunk.choices[0].delta.content:
                 got += len(chunk.choices[0].delta.content)
     elapsed = time.perf_counter() - start
@@ -143,8 +145,12 @@ def _streaming_request(protocol: str, url: str) -> tuple[str, dict]:
     if protocol == "opencode":
         session = httpx.post(f"{url}/session", json={}, timeout=60).json()["id"]
         return f"/session/{session}/message", {"parts": [{"type": "text", "text": "go"}]}
-    paths = {"openai": "/v1/chat/completions", "anthropic": "/v1/messages", "responses": "/v1/responses",
-             "gemini": "/v1beta/models/bench:streamGenerateContent?alt=sse"}
+    paths = {
+        "openai": "/v1/chat/completions",
+        "anthropic": "/v1/messages",
+        "responses": "/v1/responses",
+        "gemini": "/v1beta/models/bench:streamGenerateContent?alt=sse",
+    }
     return paths[protocol], {**_BODY, "max_tokens": 1, "input": "go"}
 
 
@@ -177,7 +183,10 @@ def main() -> int:
     size = parse_size(args.size)
 
     raw = raw_socket(size * args.rounds)
-    with tempfile.TemporaryDirectory() as tmp, MockProcess(_scenario_file(Path(tmp), size, args.events, args.rounds)) as mock:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        MockProcess(_scenario_file(Path(tmp), size, args.events, args.rounds)) as mock,
+    ):
         httpx.post(f"{mock.url}/v1/chat/completions", json=_BODY, timeout=60)  # build the payload cache first
         served = mock_http_client(mock.port, args.rounds, size)
         via_httpx = mock_httpx_client(mock.url, args.rounds, size)
@@ -191,11 +200,17 @@ def main() -> int:
     if sdk is not None:
         print(f"mock -> openai SDK      {sdk / gb:6.2f} GB/s   ratio to raw {sdk / raw:.2f} (SDK parses every chunk)")
     with tempfile.TemporaryDirectory() as tmp:
-        rates = {protocol: protocol_rates(protocol, Path(tmp), size, args.events, args.rounds) for protocol in protocols.REGISTERED}
+        rates = {
+            protocol: protocol_rates(protocol, Path(tmp), size, args.events, args.rounds)
+            for protocol in protocols.REGISTERED
+        }
     ceiling = max(raw, raw_socket(size * args.rounds))  # measured again: the host is shared, take the better
     print(f"per protocol, streamed text answer -> http.client (raw socket loopback now {ceiling / gb:.2f} GB/s):")
     for protocol, (payload, wire) in rates.items():
-        print(f"  {protocol:<10} payload {payload / gb:6.2f} GB/s   wire {wire / gb:6.2f} GB/s   payload ratio to raw {payload / ceiling:.2f}")
+        print(
+            f"  {protocol:<10} payload {payload / gb:6.2f} GB/s   wire {wire / gb:6.2f} GB/s   "
+            f"payload ratio to raw {payload / ceiling:.2f}"
+        )
     verdict = "meets" if served >= gb else "MISSES"
     print(f"goal >= 1 GB/s to an HTTP client: {verdict}")
     return 0 if served >= gb else 1

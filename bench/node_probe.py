@@ -11,7 +11,7 @@ scenario (three 100 KB tool outputs per session). Three parts, one run:
    client unprobed (``--no-runtime-probe``, RSS judged), over the same clean runs;
 2. sensitivity: N clean runs and one run per planted leak (a RunRecord of K bytes
    per session kept in a Map) in each mode; every run's samples are re-judged by
-   leakbench.analysis.judge at each threshold of a ladder; per mode, the smallest
+   leakbench.verdict.analysis.judge at each threshold of a ladder; per mode, the smallest
    threshold with no false positive over the N clean runs and the smallest leak
    caught there. The clean runs are also judged at the default threshold and at 2 KiB;
 3. flatness: the probe alone on an idle node for ``--boundaries`` boundaries:
@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from leakbench.analysis import Thresholds, judge
 from leakbench.probes.node import NodeProbe
-from leakbench.probes.base import LaunchPlan
+from leakbench.running.plan import LaunchPlan
+from leakbench.verdict.analysis import Thresholds, judge
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT = ROOT / "tests" / "js" / "session_client.mjs"
@@ -47,8 +47,24 @@ MODES = {"js_retained": [], "rss_tree": ["--no-runtime-probe"]}
 
 
 def leakbench_run(results: Path, name: str, iterations: int, mode: str, keep: int) -> Path:
-    cmd = [sys.executable, "-m", "leakbench", "run", "session-churn", f"--results={results}", "--name", name, "--no-progress",
-           "--iterations", str(iterations), *MODES[mode], "--", "node", str(CLIENT), *(["--keep", str(keep)] if keep else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "leakbench",
+        "run",
+        "session-churn",
+        f"--results={results}",
+        "--name",
+        name,
+        "--no-progress",
+        "--iterations",
+        str(iterations),
+        *MODES[mode],
+        "--",
+        "node",
+        str(CLIENT),
+        *(["--keep", str(keep)] if keep else []),
+    ]
     subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     return results / name
 
@@ -64,7 +80,8 @@ def rejudge(run_dir: Path, metric: str, per_iteration: float | None = None) -> b
 
 
 def seconds_per_iteration(run_dir: Path) -> float:
-    """The median time between boundaries: the heap snapshots of a few boundaries (a failed run's attribution) left out."""
+    """The median time between boundaries: the heap snapshots of a few boundaries (a failed run's attribution)
+    left out."""
     ts = [json.loads(line)["t"] for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     return float(np.median(np.diff(ts)))
 
@@ -72,7 +89,9 @@ def seconds_per_iteration(run_dir: Path) -> float:
 def sensitivity(results: Path, runs: int, iterations: int) -> dict:
     out: dict = {}
     # interleaved, probed then unprobed: the machine's load drifts, and the cost is a ratio of the two
-    cleans = [{mode: leakbench_run(results, f"{mode}-clean-{k}", iterations, mode, 0) for mode in MODES} for k in range(runs)]
+    cleans = [
+        {mode: leakbench_run(results, f"{mode}-clean-{k}", iterations, mode, 0) for mode in MODES} for k in range(runs)
+    ]
     for mode in MODES:
         clean = [c[mode] for c in cleans]
         leaks = {k: leakbench_run(results, f"{mode}-leak-{k}", iterations, mode, k) for k in LEAKS}
@@ -82,7 +101,8 @@ def sensitivity(results: Path, runs: int, iterations: int) -> dict:
         out[mode] = {
             "clean_pass_default": sum(not rejudge(d, mode) for d in clean),
             "clean_pass_2KiB": sum(not rejudge(d, mode, 2048) for d in clean),
-            "threshold": at, "smallest_caught": min(caught) if caught else None,
+            "threshold": at,
+            "smallest_caught": min(caught) if caught else None,
             "s_per_iteration": statistics.median(seconds_per_iteration(d) for d in clean),
         }
     return out
@@ -112,8 +132,14 @@ def flatness(boundaries: int) -> dict:
             tracemalloc.stop()
             elapsed = time.perf_counter() - started
             conns = len([c for c in proc.net_connections("tcp4") if c.status == psutil.CONN_ESTABLISHED])
-            return {"boundaries": boundaries, "python_bytes_grown": grown, "fds_grown": me.num_fds() - fds,
-                    "connections": conns, "ms_per_boundary": 1000 * elapsed / boundaries, "degraded": probe.degraded}
+            return {
+                "boundaries": boundaries,
+                "python_bytes_grown": grown,
+                "fds_grown": me.num_fds() - fds,
+                "connections": conns,
+                "ms_per_boundary": 1000 * elapsed / boundaries,
+                "degraded": probe.degraded,
+            }
         finally:
             probe.stop()
             popen.kill()
@@ -134,16 +160,24 @@ def main() -> int:
     heap, rss = sens["js_retained"], sens["rss_tree"]
     kib = lambda n: "none" if n is None else f"{n / 1024:g} KiB"  # noqa: E731
     print(f"session-churn, {args.iterations} sessions, {args.runs} clean runs per mode")
-    print(f"cost: {heap['s_per_iteration'] * 1000:.1f} ms/iteration probed vs {rss['s_per_iteration'] * 1000:.1f} unprobed: "
-          f"ratio {heap['s_per_iteration'] / rss['s_per_iteration']:.2f}x")
+    print(
+        f"cost: {heap['s_per_iteration'] * 1000:.1f} ms/iteration probed vs "
+        f"{rss['s_per_iteration'] * 1000:.1f} unprobed: "
+        f"ratio {heap['s_per_iteration'] / rss['s_per_iteration']:.2f}x"
+    )
     for mode, r in sens.items():
-        print(f"{mode:>8}: clean passes {r['clean_pass_default']}/{args.runs} at the default threshold, "
-              f"{r['clean_pass_2KiB']}/{args.runs} at 2 KiB; no false positive from {kib(r['threshold'])}/iteration, "
-              f"smallest leak caught there {kib(r['smallest_caught'])}/session")
+        print(
+            f"{mode:>8}: clean passes {r['clean_pass_default']}/{args.runs} at the default threshold, "
+            f"{r['clean_pass_2KiB']}/{args.runs} at 2 KiB; no false positive from {kib(r['threshold'])}/iteration, "
+            f"smallest leak caught there {kib(r['smallest_caught'])}/session"
+        )
     if args.boundaries:
         f = flatness(args.boundaries)
-        print(f"flatness: {f['boundaries']} boundaries, {f['ms_per_boundary']:.1f} ms each; Python memory "
-              f"{f['python_bytes_grown']:+d} B, fds {f['fds_grown']:+d}, {f['connections']} connection(s), degraded: {f['degraded']}")
+        print(
+            f"flatness: {f['boundaries']} boundaries, {f['ms_per_boundary']:.1f} ms each; Python memory "
+            f"{f['python_bytes_grown']:+d} B, fds {f['fds_grown']:+d}, {f['connections']} connection(s), "
+            f"degraded: {f['degraded']}"
+        )
     return 0
 
 

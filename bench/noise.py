@@ -26,7 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TWINS = {
     "demo-fixed": ["demo", "--", sys.executable, "-m", "leakbench.demo_agent"],
-    "loop-clean": [str(ROOT / "tests" / "scenarios" / "loop.toml"), "--", sys.executable, str(ROOT / "tests" / "targets" / "agent.py")],
+    "loop-clean": [
+        str(ROOT / "tests" / "scenarios" / "loop.toml"),
+        "--",
+        sys.executable,
+        str(ROOT / "tests" / "targets" / "agent.py"),
+    ],
 }
 
 
@@ -49,27 +54,48 @@ def main() -> int:
                 for name, argv in TWINS.items():
                     scenario, rest = argv[0], argv[1:]
                     extra = ["--iterations", str(args.iterations)] if args.iterations else []
-                    cmd = [sys.executable, "-m", "leakbench", "run", scenario, "--results", tmp, "--name", name, "--no-progress", *extra, *rest]
+                    cmd = [
+                        sys.executable,
+                        "-m",
+                        "leakbench",
+                        "run",
+                        scenario,
+                        "--results",
+                        tmp,
+                        "--name",
+                        name,
+                        "--no-progress",
+                        *extra,
+                        *rest,
+                    ]
                     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
                     s = json.loads((Path(tmp) / name / "summary.json").read_text())
                     slope, threshold = s.get("growth_per_iteration") or 0.0, s["per_iteration"]
                     slopes[name].append((slope, threshold))
                     ok = proc.returncode == 0
                     failures += not ok
-                    print(f"run {run + 1:2d} {name:<11} {s['verdict']:<5} slope {slope:+10.0f} B/it "
-                          f"(CI {s.get('growth_per_iteration_low') or 0:+.0f} to {s.get('growth_per_iteration_high') or 0:+.0f}), "
-                          f"threshold {threshold:.0f} B/it, peak {s.get('peak_over_baseline') or 0:+.0f} B", flush=True)
+                    print(
+                        f"run {run + 1:2d} {name:<11} {s['verdict']:<5} slope {slope:+10.0f} B/it "
+                        f"(CI {s.get('growth_per_iteration_low') or 0:+.0f} "
+                        f"to {s.get('growth_per_iteration_high') or 0:+.0f}), "
+                        f"threshold {threshold:.0f} B/it, peak {s.get('peak_over_baseline') or 0:+.0f} B",
+                        flush=True,
+                    )
     finally:
         for p in loaders:
             p.kill()
             p.wait()
-    print(f"\n{args.runs} runs per twin in {time.monotonic() - started:.0f} s, "
-          f"{'with' if loaders else 'without'} {len(loaders)} busy loop(s) on {os.cpu_count()} cores")
+    print(
+        f"\n{args.runs} runs per twin in {time.monotonic() - started:.0f} s, "
+        f"{'with' if loaders else 'without'} {len(loaders)} busy loop(s) on {os.cpu_count()} cores"
+    )
     for name, values in slopes.items():
         s = [v for v, _ in values]
         worst = max(abs(v) / t for v, t in values)
-        print(f"{name:<11} slope min {min(s):+.0f}  median {statistics.median(s):+.0f}  max {max(s):+.0f} B/it; "
-              f"largest |slope| = {worst:.1%} of the threshold ({values[0][1]:.0f} B/it)")
+        print(
+            f"{name:<11} slope min {min(s):+.0f}  median {statistics.median(s):+.0f}  max {max(s):+.0f} B/it; "
+            f"largest |slope| = {worst:.1%} of the threshold ({values[0][1]:.0f} B/it)"
+        )
     print(f"clean runs failed: {failures}")
     return 1 if failures else 0
 

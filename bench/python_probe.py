@@ -33,8 +33,26 @@ COUNTERS = "blocks,gc_objects,fds,children,threads"
 
 def leakbench(results: Path, name: str, iterations: int, *args: str) -> dict:
     counters = "fds,children,threads" if "--no-runtime-probe" in args else COUNTERS
-    cmd = [sys.executable, "-m", "leakbench", "run", str(LOOP), f"--results={results}", "--iterations", str(iterations),
-           "--per-iteration", "1KB", "--budget", "1GB", "--counters", counters, "--no-progress", "--name", name, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "leakbench",
+        "run",
+        str(LOOP),
+        f"--results={results}",
+        "--iterations",
+        str(iterations),
+        "--per-iteration",
+        "1KB",
+        "--budget",
+        "1GB",
+        "--counters",
+        counters,
+        "--no-progress",
+        "--name",
+        name,
+        *args,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if done.returncode not in (0, 1):
         raise SystemExit(f"{name}: leakbench exited {done.returncode}: {done.stderr.strip()[-500:]}")
@@ -44,8 +62,11 @@ def leakbench(results: Path, name: str, iterations: int, *args: str) -> dict:
 def caught(summary: dict) -> tuple[bool, bool]:
     """(by blocks, by RSS): the block counter fired; rss_tree's slope passed the threshold."""
     by_blocks = summary["counters"].get("blocks", {}).get("fired", False)
-    by_rss = summary["growth_per_iteration_low"] is not None and summary["growth_per_iteration_low"] > summary["per_iteration"] \
+    by_rss = (
+        summary["growth_per_iteration_low"] is not None
+        and summary["growth_per_iteration_low"] > summary["per_iteration"]
         and summary["tail_growth_per_iteration"] > summary["per_iteration"]
+    )
     return by_blocks, by_rss
 
 
@@ -62,16 +83,28 @@ def main() -> int:
             plain.append(leakbench(results, f"plain{n}", args.iterations, "--no-runtime-probe", *agent)["duration_s"])
             probed.append(leakbench(results, f"probed{n}", args.iterations, *agent)["duration_s"])
         a, b = statistics.median(probed), statistics.median(plain)
-        print(f"cost: run time probed / unprobed {a / b:.3f}x ({a:.2f} s / {b:.2f} s, median of 3 each, "
-              f"{args.iterations} iterations); per boundary {(a - b) / args.iterations * 1000:+.2f} ms")
+        print(
+            f"cost: run time probed / unprobed {a / b:.3f}x ({a:.2f} s / {b:.2f} s, median of 3 each, "
+            f"{args.iterations} iterations); per boundary {(a - b) / args.iterations * 1000:+.2f} ms"
+        )
         print("sensitivity (caught by blocks / by rss_tree at 1 KB/iteration):")
-        for n, (label, extra) in enumerate([("object()", ["--keep", "object"]), *[(f"{k} KB", ["--keep-bytes", str(k * 1000)]) for k in (1, 4, 16, 64)]]):
+        for n, (label, extra) in enumerate(
+            [
+                ("object()", ["--keep", "object"]),
+                *[(f"{k} KB", ["--keep-bytes", str(k * 1000)]) for k in (1, 4, 16, 64)],
+            ]
+        ):
             s = leakbench(results, f"leak{n}", args.iterations, *agent, *extra)
             by_blocks, by_rss = caught(s)
-            print(f"  {label:>8} per turn: blocks {'caught' if by_blocks else 'missed'}, rss {'caught' if by_rss else 'missed'}")
+            print(
+                f"  {label:>8} per turn: blocks {'caught' if by_blocks else 'missed'}, "
+                f"rss {'caught' if by_rss else 'missed'}"
+            )
         fp = [caught(leakbench(results, f"clean{n}", args.iterations, *agent)) for n in range(args.runs)]
-        print(f"false positives over {args.runs} clean runs: blocks {sum(f[0] for f in fp)}/{args.runs}, "
-              f"rss {sum(f[1] for f in fp)}/{args.runs}")
+        print(
+            f"false positives over {args.runs} clean runs: blocks {sum(f[0] for f in fp)}/{args.runs}, "
+            f"rss {sum(f[1] for f in fp)}/{args.runs}"
+        )
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The verdict rules on programs that are not the same every iteration, side by side in one run: `python bench/verdicts.py`.
+"""The verdict rules on programs that are not the same every iteration, side by side in one run: \
+`python bench/verdicts.py`.
 
 Sections (``--only NAME``, comma-separated):
 
@@ -41,9 +42,9 @@ import sys, time
 sys.path[:0] = [{root!r}]
 from examples.clients import openai_agent
 from leakbench.mock import MockProcess
-from leakbench.run import scenario_workspace
-from leakbench.scenario import load_scenario
-from leakbench.target import Context
+from leakbench.running.run import scenario_workspace
+from leakbench.scenario.spec import load_scenario
+from leakbench.running.target import Context
 scenario = load_scenario("tool-calls", iterations={n})
 with scenario_workspace(scenario) as workspace, MockProcess(scenario) as server:
     ctx = Context(url=server.url, workspace=workspace, scenario=scenario)
@@ -58,16 +59,35 @@ with scenario_workspace(scenario) as workspace, MockProcess(scenario) as server:
 def leakbench(out: Path, name: str, *args: str, timeout: float = 1800) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
-    subprocess.run([PY, "-m", "leakbench", "run", *args[:1], f"--results={out}", "--name", name, "--no-progress", *args[1:]],
-                   env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    subprocess.run(
+        [PY, "-m", "leakbench", "run", *args[:1], f"--results={out}", "--name", name, "--no-progress", *args[1:]],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     summary = json.loads((out / name / "summary.json").read_text())
     summary["wall_s"] = time.monotonic() - started
     return summary
 
 
 def habit_run(out: Path, name: str, habit: list[str], n: int) -> dict:
-    return leakbench(out, name, str(LOOP), "--iterations", str(n), "--warmup", "20", "--budget", "50MB",
-                     "--", PY, str(HABITS), *habit)
+    return leakbench(
+        out,
+        name,
+        str(LOOP),
+        "--iterations",
+        str(n),
+        "--warmup",
+        "20",
+        "--budget",
+        "50MB",
+        "--",
+        PY,
+        str(HABITS),
+        *habit,
+    )
 
 
 def false_positives(out: Path, runs: int) -> dict:
@@ -94,32 +114,64 @@ def intermittent(out: Path, iterations: int) -> dict:
     for every in (1, 2, 3, 5, 7, 10, 15, 20, 30, 40, 60):
         s = habit_run(out, f"every-{every}", ["every", str(every)], iterations)
         blocks = s["counters"]["blocks"]
-        rows.append({"every": every, "caught": bool(blocks["fired"]), "blocks_per_iteration": blocks["growth_per_iteration"],
-                     "seen": blocks["seen"]})
-        print(f"  a record every {every:2d} turns: {'caught' if blocks['fired'] else 'missed'} ({blocks['seen']})", flush=True)
+        rows.append(
+            {
+                "every": every,
+                "caught": bool(blocks["fired"]),
+                "blocks_per_iteration": blocks["growth_per_iteration"],
+                "seen": blocks["seen"],
+            }
+        )
+        print(
+            f"  a record every {every:2d} turns: {'caught' if blocks['fired'] else 'missed'} ({blocks['seen']})",
+            flush=True,
+        )
     caught = [r["every"] for r in rows if r["caught"]]
     return {"iterations": iterations, "rows": rows, "largest_every_caught": max(caught) if caught else None}
 
 
 def overhead(out: Path, n: int = 300) -> dict:
-    bare = [float(subprocess.run([PY, "-c", BARE.format(root=str(ROOT), n=n)], capture_output=True, text=True, check=True,
-                                 cwd=ROOT).stdout.split()[-1]) for _ in range(2)]
+    bare = [
+        float(
+            subprocess.run(
+                [PY, "-c", BARE.format(root=str(ROOT), n=n)], capture_output=True, text=True, check=True, cwd=ROOT
+            ).stdout.split()[-1]
+        )
+        for _ in range(2)
+    ]
     common = ("tool-calls", "--iterations", str(n), "--mock", "process")
-    passing = [leakbench(out, f"sdk-{k}", *common, "--target", "examples.clients.openai_agent:one_turn")["duration_s"] for k in range(2)]
-    traced = leakbench(out, "sdk-traced", *common, "--metric", "traced", "--target", "examples.clients.openai_agent:one_turn")
-    failing = leakbench(out, "sdk-keeps", *common, "--budget", "1GB", "--target", "bench.targets.inproc:openai_keeps_replies")
+    passing = [
+        leakbench(out, f"sdk-{k}", *common, "--target", "examples.clients.openai_agent:one_turn")["duration_s"]
+        for k in range(2)
+    ]
+    traced = leakbench(
+        out, "sdk-traced", *common, "--metric", "traced", "--target", "examples.clients.openai_agent:one_turn"
+    )
+    failing = leakbench(
+        out, "sdk-keeps", *common, "--budget", "1GB", "--target", "bench.targets.inproc:openai_keeps_replies"
+    )
     b = min(bare)
-    return {"iterations": n, "bare_s": bare, "passing_s": passing, "traced_s": traced["duration_s"],
-            "failing_s": failing["duration_s"], "failing_verdict": failing["verdict"], "failing_wall_s": failing["wall_s"],
-            "attributed": bool(failing.get("attribution") and "tracemalloc:" in failing["attribution"]),
-            "ratio_passing": min(passing) / b, "ratio_traced": traced["duration_s"] / b}
+    return {
+        "iterations": n,
+        "bare_s": bare,
+        "passing_s": passing,
+        "traced_s": traced["duration_s"],
+        "failing_s": failing["duration_s"],
+        "failing_verdict": failing["verdict"],
+        "failing_wall_s": failing["wall_s"],
+        "attributed": bool(failing.get("attribution") and "tracemalloc:" in failing["attribution"]),
+        "ratio_passing": min(passing) / b,
+        "ratio_traced": traced["duration_s"] / b,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="", help="comma-separated: false,intermittent,overhead")
     parser.add_argument("--runs", type=int, default=20, help="runs of each program for false positives (default 20)")
-    parser.add_argument("--iterations", type=int, default=300, help="iterations of each intermittent-leak run (default 300)")
+    parser.add_argument(
+        "--iterations", type=int, default=300, help="iterations of each intermittent-leak run (default 300)"
+    )
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
     want = lambda name: not only or name in only  # noqa: E731
@@ -138,11 +190,17 @@ def main() -> int:
         if want("overhead"):
             print("in-process cost, openai SDK agent, 300 turns (seconds of the measured loop):", flush=True)
             results["overhead"] = o = overhead(out)
-            print(f"  bare {min(o['bare_s']):.2f} s; leakbench, passing (attribution on) {min(o['passing_s']):.2f} s = "
-                  f"{o['ratio_passing']:.2f}x; with tracemalloc over the window (--metric traced) {o['traced_s']:.2f} s = "
-                  f"{o['ratio_traced']:.2f}x")
-            print(f"  a failing loop (keeps every reply): {o['failing_verdict']}, measured loop {o['failing_s']:.2f} s, whole run "
-                  f"with the attribution pass {o['failing_wall_s']:.2f} s, lines named: {o['attributed']}")
+            print(
+                f"  bare {min(o['bare_s']):.2f} s; leakbench, passing (attribution on) {min(o['passing_s']):.2f} s = "
+                f"{o['ratio_passing']:.2f}x; with tracemalloc over the window (--metric traced) "
+                f"{o['traced_s']:.2f} s = "
+                f"{o['ratio_traced']:.2f}x"
+            )
+            print(
+                f"  a failing loop (keeps every reply): {o['failing_verdict']}, "
+                f"measured loop {o['failing_s']:.2f} s, whole run "
+                f"with the attribution pass {o['failing_wall_s']:.2f} s, lines named: {o['attributed']}"
+            )
     print(json.dumps(results, indent=1, default=str))
     return 0
 

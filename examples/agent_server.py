@@ -31,8 +31,9 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 import uvicorn
@@ -47,7 +48,11 @@ BASH = {
     "function": {
         "name": "bash",
         "description": "Run a shell command in the project directory",
-        "parameters": {"type": "object", "properties": {"command": {"type": "string"}, "description": {"type": "string"}}, "required": ["command"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"command": {"type": "string"}, "description": {"type": "string"}},
+            "required": ["command"],
+        },
     },
 }
 _CLOSED = object()
@@ -121,12 +126,16 @@ class Server:
         self.diagnostics: dict[str, list[dict]] = {}
         self.children: list[subprocess.Popen] = []
         self.ids = itertools.count(1)
-        self.model = httpx.AsyncClient(base_url=model_url, timeout=120, headers={"Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")})
+        self.model = httpx.AsyncClient(
+            base_url=model_url, timeout=120, headers={"Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")}
+        )
 
     # -- tools --------------------------------------------------------------------------
 
     def bash(self, command: str) -> str:
-        proc = subprocess.Popen(["sh", "-c", command], cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["sh", "-c", command], cwd=self.workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         output, dropped = "", 0
         while chunk := proc.stdout.read(65536):
             text = chunk.decode(errors="replace")
@@ -178,7 +187,20 @@ class Server:
                 reply = {"role": "assistant", "content": answer}
                 session.messages.append(reply)
                 return reply
-            session.messages.append({"role": "assistant", "content": None, "tool_calls": [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in calls]})
+            session.messages.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": c["arguments"]},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
             for call in calls:
                 command = json.loads(call["arguments"] or "{}").get("command", "true")
                 output = await asyncio.to_thread(self.bash, command)
@@ -211,7 +233,12 @@ class Server:
 
         session.tasks.push(job)
         reply = await done
-        return JSONResponse({"info": {"role": "assistant", "sessionID": session.id}, "parts": [{"type": "text", "text": reply["content"]}]})
+        return JSONResponse(
+            {
+                "info": {"role": "assistant", "sessionID": session.id},
+                "parts": [{"type": "text", "text": reply["content"]}],
+            }
+        )
 
     async def delete(self, request: Request) -> JSONResponse:
         session = self.sessions.pop(request.path_params["id"], None)

@@ -76,7 +76,11 @@ class Gateway:
                 if event["type"] == "server.connected":
                     connected.set()
                 props = event.get("properties", {})
-                sid = props.get("sessionID") or props.get("part", {}).get("sessionID") if isinstance(props.get("part"), dict) else props.get("sessionID")
+                sid = (
+                    props.get("sessionID") or props.get("part", {}).get("sessionID")
+                    if isinstance(props.get("part"), dict)
+                    else props.get("sessionID")
+                )
                 run_id = self.run_by_session.get(sid or "")
                 if run_id:
                     self.emit_agent_event(run_id, event)
@@ -93,7 +97,7 @@ class Gateway:
             if now - ctx["last_active_at"] > CONTEXT_TTL * self.scale:
                 del self.run_context_by_id[run_id]
                 self.seq_by_run.pop(run_id, None)
-        for run_id, seen in list(self.seq_by_run.items()):
+        for run_id in list(self.seq_by_run):
             if run_id not in self.run_context_by_id and run_id not in self.subagent_runs:
                 del self.seq_by_run[run_id]
         for run_id, err in list(self.pending_lifecycle_error_by_run_id.items()):
@@ -112,18 +116,26 @@ class Gateway:
         now = time.monotonic()
         # leaky: session mode has no archive_at, so the old sweeper never looked at the run
         self.subagent_runs[run_id] = {"ticket": ticket, "spawn_mode": "session", "archive_at": None, "started_at": now}
-        self.run_context_by_id[run_id] = {"session_key": f"agent:ticket:{ticket}", "registered_at": now, "last_active_at": now}
+        self.run_context_by_id[run_id] = {
+            "session_key": f"agent:ticket:{ticket}",
+            "registered_at": now,
+            "last_active_at": now,
+        }
         created = await self.client.post("/session", json={"title": f"ticket {ticket}"})
         created.raise_for_status()
         sid = created.json()["id"]
         self.run_by_session[sid] = run_id
         body = {"parts": [{"type": "text", "text": f"Triage ticket {ticket}."}], "model": MODEL}
-        for attempt in range(3):
+        for _attempt in range(3):
             reply = await self.client.post(f"/session/{sid}/message", json=body)
             if reply.status_code < 500:
                 break
             # a lifecycle error: kept until a retry grace period decides the run's fate
-            self.pending_lifecycle_error_by_run_id[run_id] = {"status": reply.status_code, "error": reply.text, "at": time.monotonic()}
+            self.pending_lifecycle_error_by_run_id[run_id] = {
+                "status": reply.status_code,
+                "error": reply.text,
+                "at": time.monotonic(),
+            }
             await asyncio.sleep(0.01)
         reply.raise_for_status()
         run = self.subagent_runs[run_id]
@@ -156,8 +168,15 @@ async def main_async(leaky: bool, iterations: int, scale: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leaky", action="store_true", help="the gateway before the fix: no TTL sweep of the three maps")
-    parser.add_argument("--ttl-scale", type=float, default=1.0, help="multiply the sweep period and every TTL (e.g. 0.001 for a short batch)")
+    parser.add_argument(
+        "--leaky", action="store_true", help="the gateway before the fix: no TTL sweep of the three maps"
+    )
+    parser.add_argument(
+        "--ttl-scale",
+        type=float,
+        default=1.0,
+        help="multiply the sweep period and every TTL (e.g. 0.001 for a short batch)",
+    )
     parser.add_argument("--iterations", type=int, default=int(os.environ.get("LEAKBENCH_ITERATIONS", "0")) + 1)
     args = parser.parse_args(argv)
     if "LEAKBENCH_URL" not in os.environ:

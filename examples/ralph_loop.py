@@ -43,10 +43,14 @@ class Display:
         part = event.get("properties", {}).get("part")
         if event.get("type") == "message.part.updated" and isinstance(part, dict) and part.get("type") == "tool":
             state = part.get("state", {})
-            self.lines.append({"icon": part.get("tool"), "text": state.get("title") or json.dumps(state.get("input"))[:80]})
+            self.lines.append(
+                {"icon": part.get("tool"), "text": state.get("title") or json.dumps(state.get("input"))[:80]}
+            )
 
 
-async def subscribe(client: httpx.AsyncClient, display: Display, idle: dict[str, asyncio.Event], connected: asyncio.Event) -> None:
+async def subscribe(
+    client: httpx.AsyncClient, display: Display, idle: dict[str, asyncio.Event], connected: asyncio.Event
+) -> None:
     """Read the global event stream until cancelled: every event goes to the display."""
     async with client.stream("GET", "/event", timeout=None) as resp:
         resp.raise_for_status()
@@ -72,7 +76,10 @@ async def iteration(client: httpx.AsyncClient, display: Display, n: int, leaky: 
     created.raise_for_status()
     sid = created.json()["id"]
     idle[sid] = asyncio.Event()
-    body = {"parts": [{"type": "text", "text": "Work on the next item of plan.md."}], "model": {"providerID": "leakbench", "modelID": "mock"}}
+    body = {
+        "parts": [{"type": "text", "text": "Work on the next item of plan.md."}],
+        "model": {"providerID": "leakbench", "modelID": "mock"},
+    }
     (await client.post(f"/session/{sid}/message", json=body)).raise_for_status()
     await asyncio.wait_for(idle[sid].wait(), 30)
     if leaky:
@@ -100,7 +107,9 @@ async def main_async(leaky: bool, iterations: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--leaky", action="store_true", help="never close the stream, keep whole events, never delete sessions")
+    parser.add_argument(
+        "--leaky", action="store_true", help="never close the stream, keep whole events, never delete sessions"
+    )
     parser.add_argument("--iterations", type=int, default=int(os.environ.get("LEAKBENCH_ITERATIONS", "0")) + 1)
     args = parser.parse_args(argv)
     if "LEAKBENCH_URL" not in os.environ:

@@ -37,7 +37,11 @@ TOOLS = [
     {
         "name": "grep",
         "description": "Search file contents",
-        "input_schema": {"type": "object", "properties": {"pattern": {"type": "string"}, "path": {"type": "string"}}, "required": ["pattern"]},
+        "input_schema": {
+            "type": "object",
+            "properties": {"pattern": {"type": "string"}, "path": {"type": "string"}},
+            "required": ["pattern"],
+        },
     }
 ]
 
@@ -100,7 +104,11 @@ def stream_turn(client: httpx.Client, body: bytes) -> tuple[str, list[dict]]:
                 blocks[event["index"]]["json"] += event["delta"]["partial_json"]
             elif kind == "message_delta":
                 stop = event["delta"].get("stop_reason") or stop
-    uses = [{"type": "tool_use", "id": b["id"], "name": b["name"], "input": json.loads(b["json"] or "{}")} for b in blocks.values() if b["type"] == "tool_use"]
+    uses = [
+        {"type": "tool_use", "id": b["id"], "name": b["name"], "input": json.loads(b["json"] or "{}")}
+        for b in blocks.values()
+        if b["type"] == "tool_use"
+    ]
     return stop, uses
 
 
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             history = messages if args.leaky else messages[-MAX_HISTORY_ITEMS:]
             # stage 4: the next request, the context window serialised whole
-            body = json.dumps({"model": "mock", "max_tokens": 1024, "stream": True, "tools": TOOLS, "messages": history}).encode()
+            body = json.dumps(
+                {"model": "mock", "max_tokens": 1024, "stream": True, "tools": TOOLS, "messages": history}
+            ).encode()
             stop, uses = stream_turn(client, body)
             del body
             if stop != "tool_use":

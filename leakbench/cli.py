@@ -11,8 +11,8 @@ import importlib
 import re
 import sys
 
-from . import __version__
-from .errors import EXIT_USAGE, LeakbenchError
+from leakbench import __version__
+from leakbench.errors import EXIT_USAGE, LeakbenchError
 
 COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
 

@@ -16,6 +16,7 @@ import json
 import os
 import sys
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,7 @@ def run_tool(name: str, arguments: str, workspace: Path) -> str:
     return json.dumps(args)
 
 
-def stream_turn(client: httpx.Client, messages: list, events: list | None) -> tuple[str, list[dict]]:
+def stream_turn(client: httpx.Client, messages: Iterable[dict], events: list | None) -> tuple[str, list[dict]]:
     """One streamed model request: the finish reason and the tool calls it asked for."""
     calls: dict[int, dict] = {}
     finish = ""
@@ -69,9 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     workspace = Path(os.environ.get("LEAKBENCH_WORKSPACE", "."))
     url = os.environ.get("OPENAI_BASE_URL", os.environ.get("LEAKBENCH_URL", "") + "/v1")
     events: list | None = [] if args.leaky else None
-    transcript: list | deque = [] if args.leaky else deque(maxlen=SHOWN)  # what the user is shown: full outputs, or recent previews
+    transcript: list | deque = (
+        [] if args.leaky else deque(maxlen=SHOWN)
+    )  # what the user is shown: full outputs, or recent previews
     history: deque = deque([{"role": "user", "content": "Look around the workspace."}], maxlen=HISTORY)
-    with httpx.Client(base_url=url.removesuffix("/v1"), timeout=60, headers={"Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")}) as client:
+    with httpx.Client(
+        base_url=url.removesuffix("/v1"),
+        timeout=60,
+        headers={"Authorization": "Bearer " + os.environ.get("OPENAI_API_KEY", "")},
+    ) as client:
         while True:
             finish, calls = stream_turn(client, history, events)
             if finish != "tool_calls":

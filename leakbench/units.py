@@ -23,7 +23,9 @@ _UNITS = {
 }
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([A-Za-z]*)\s*$")
 
-SIZE_HELP = "sizes: 50MB, 50 MB, 1.5GB, 512KB (decimal, powers of 1000), 50MiB, 1GiB (binary, powers of 1024), or plain bytes"
+SIZE_HELP = (
+    "sizes: 50MB, 50 MB, 1.5GB, 512KB (decimal, powers of 1000), 50MiB, 1GiB (binary, powers of 1024), or plain bytes"
+)
 
 
 class SizeError(ValueError):

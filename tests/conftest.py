@@ -28,7 +28,7 @@ class Run:
 
     @property
     def samples(self) -> list[dict]:
-        return [json.loads(l) for l in (self.dir / "samples.jsonl").read_text().splitlines()]
+        return [json.loads(line) for line in (self.dir / "samples.jsonl").read_text().splitlines()]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from examples.clients.openai_agent import Agent  # noqa: E402
+from examples.clients.openai_agent import Agent
 
 KEPT: list[bytearray] = []
 

@@ -43,8 +43,11 @@ def noop(ctx) -> None:
 
 
 def httpx_turn(ctx) -> None:
-    """One chat-completions turn over plain httpx (``ctx.client``, answered by respx), the tool call read and dropped."""
-    reply = ctx.client.post("/v1/chat/completions", json={"model": "mock", "messages": [{"role": "user", "content": "read"}]})
+    """One chat-completions turn over plain httpx (``ctx.client``, answered by respx), the tool call read and
+    dropped."""
+    reply = ctx.client.post(
+        "/v1/chat/completions", json={"model": "mock", "messages": [{"role": "user", "content": "read"}]}
+    )
     reply.raise_for_status()
     reply.json()
 

@@ -10,14 +10,19 @@ which respx does not intercept.)
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 
 import anthropic
 
-TOOLS = [{"name": "read", "description": "Read a file", "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}}]
+TOOLS = [
+    {
+        "name": "read",
+        "description": "Read a file",
+        "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    }
+]
 
 
 def run_tool(path: str, workspace: Path) -> str:
@@ -29,21 +34,35 @@ def run_tool(path: str, workspace: Path) -> str:
 
 class Agent:
     def __init__(self, base_url: str, workspace: Path) -> None:
-        self.client = anthropic.Anthropic(base_url=base_url, api_key=os.environ.get("ANTHROPIC_API_KEY", "sk-leakbench"), max_retries=2)
+        self.client = anthropic.Anthropic(
+            base_url=base_url, api_key=os.environ.get("ANTHROPIC_API_KEY", "sk-leakbench"), max_retries=2
+        )
         self.workspace = workspace
         self.task = {"role": "user", "content": "Read the workspace."}
         self.last: list[dict] = []  # the latest tool_use and its tool_result: a window, as with compaction
 
     def turn(self) -> bool:
-        with self.client.messages.stream(model="mock", max_tokens=1024, messages=[self.task, *self.last], tools=TOOLS) as stream:
+        with self.client.messages.stream(
+            model="mock", max_tokens=1024, messages=[self.task, *self.last], tools=TOOLS
+        ) as stream:
             for _ in stream:
                 pass
             message = stream.get_final_message()
         if message.stop_reason != "tool_use":
             return False
         uses = [b for b in message.content if b.type == "tool_use"]
-        results = [{"type": "tool_result", "tool_use_id": u.id, "content": run_tool(str(u.input.get("path", "")), self.workspace)} for u in uses]
-        self.last = [{"role": "assistant", "content": [u.model_dump() for u in uses]}, {"role": "user", "content": results}]
+        results = [
+            {
+                "type": "tool_result",
+                "tool_use_id": u.id,
+                "content": run_tool(str(u.input.get("path", "")), self.workspace),
+            }
+            for u in uses
+        ]
+        self.last = [
+            {"role": "assistant", "content": [u.model_dump() for u in uses]},
+            {"role": "user", "content": results},
+        ]
         return True
 
 

@@ -25,7 +25,11 @@ WINDOW = 4
 TOOLS = [
     {
         "type": "function",
-        "function": {"name": "read", "description": "Read a file", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}},
+        "function": {
+            "name": "read",
+            "description": "Read a file",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+        },
     }
 ]
 
@@ -40,7 +44,9 @@ def run_tool(arguments: str, workspace: Path) -> str:
 
 class Agent:
     def __init__(self, base_url: str, workspace: Path) -> None:
-        self.client = openai.OpenAI(base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "sk-leakbench"), max_retries=2)
+        self.client = openai.OpenAI(
+            base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "sk-leakbench"), max_retries=2
+        )
         self.workspace = workspace
         self.history: deque = deque([{"role": "user", "content": "Read the workspace."}], maxlen=WINDOW)
 
@@ -53,9 +59,13 @@ class Agent:
         if choice.finish_reason != "tool_calls":
             return False
         calls = choice.message.tool_calls or []
-        self.history.append({"role": "assistant", "content": None, "tool_calls": [c.model_dump(exclude_none=True) for c in calls]})
+        self.history.append(
+            {"role": "assistant", "content": None, "tool_calls": [c.model_dump(exclude_none=True) for c in calls]}
+        )
         for call in calls:
-            self.history.append({"role": "tool", "tool_call_id": call.id, "content": run_tool(call.function.arguments, self.workspace)})
+            self.history.append(
+                {"role": "tool", "tool_call_id": call.id, "content": run_tool(call.function.arguments, self.workspace)}
+            )
         return True
 
 

@@ -10,12 +10,11 @@ import argparse
 import os
 from pathlib import Path
 
-from leakbench.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
+from leakbench.commands import size
 from leakbench.errors import EXIT_LEAK, EXIT_PASS
 from leakbench.reporters.markdown import compare_markdown
 from leakbench.units import SIZE_HELP
-
-from . import size
+from leakbench.verdict.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -26,10 +25,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("base_dir", type=Path, help="results root of the base commit")
     p.add_argument("head_dir", type=Path, help="results root of the head commit")
-    p.add_argument("--factor", type=float, default=FACTOR,
-                   help=f"head must grow by more than this many times base's growth to regress (default {FACTOR:g})")
-    p.add_argument("--min-delta", metavar="SIZE", type=size, default=MIN_DELTA,
-                   help=f"smallest rise in growth per iteration that counts (default {MIN_DELTA} bytes); {SIZE_HELP}")
+    p.add_argument(
+        "--factor",
+        type=float,
+        default=FACTOR,
+        help=f"head must grow by more than this many times base's growth to regress (default {FACTOR:g})",
+    )
+    p.add_argument(
+        "--min-delta",
+        metavar="SIZE",
+        type=size,
+        default=MIN_DELTA,
+        help=f"smallest rise in growth per iteration that counts (default {MIN_DELTA} bytes); {SIZE_HELP}",
+    )
     p.set_defaults(main=main)
     return p
 

@@ -11,6 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from leakbench.api import run
+from leakbench.reporters import write_reports
+from leakbench.reporters.terminal import print_summary
+from leakbench.running.config import RunConfig
+from leakbench.scenario.spec import load_scenario
+from leakbench.verdict.results import PLOT
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the built-in demo: a leaky agent caught, its fixed twin passed")
@@ -21,23 +28,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from ..config import RunConfig
-    from ..reporters import write_reports
-    from ..reporters.terminal import print_summary
-    from ..results import PLOT
-    from ..run import run
-    from ..scenario import load_scenario
-
     console = Console()
     scenario = load_scenario("demo")
     expected = {"demo-leaky": "leak", "demo-fixed": "pass"}
     seen = {}
     for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
         console.rule(f"[bold]{name}[/]: python -m leakbench.demo_agent {' '.join(extra)}")
-        outcome = run(RunConfig(
-            scenario=scenario, name=name, results=args.results, progress=True,
-            command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
-        ))
+        outcome = run(
+            RunConfig(
+                scenario=scenario,
+                name=name,
+                results=args.results,
+                progress=True,
+                command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
+            )
+        )
         write_reports(outcome.run_dir, outcome.summary)
         print_summary(outcome.summary, outcome.run_dir, console)
         console.print(f"plot: {outcome.run_dir / PLOT}")
@@ -45,7 +50,8 @@ def main(args: argparse.Namespace) -> int:
     ok = seen == expected
     console.rule()
     console.print(
-        "[bold green]demo: the leak was caught and the fix passed[/]" if ok
+        "[bold green]demo: the leak was caught and the fix passed[/]"
+        if ok
         else f"[bold red]demo: expected {expected}, got {seen}[/]"
     )
     return 0 if ok else 1

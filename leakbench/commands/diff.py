@@ -15,16 +15,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from leakbench.allocations import load_allocations
-from leakbench.comparison import Diff, diff_allocations
+from leakbench.attribution.allocations import load_allocations
+from leakbench.commands import positive_int, size
 from leakbench.errors import EXIT_LEAK, EXIT_PASS, UsageError
 from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, totals_text
 from leakbench.reporters.html import diff_html
 from leakbench.reporters.markdown import diff_markdown
-from leakbench.results import DIFF_HTML, DIFF_MARKDOWN, SUMMARY, Summary
 from leakbench.units import SIZE_HELP, format_size
-
-from . import positive_int, size
+from leakbench.verdict.comparison import Diff, diff_allocations
+from leakbench.verdict.results import DIFF_HTML, DIFF_MARKDOWN, SUMMARY, Summary
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -35,14 +34,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("base", type=Path, help="capture, allocations.json or results directory of the earlier run")
     p.add_argument("head", type=Path, help="the same for the later run")
-    p.add_argument("--by", choices=("function", "line"), default="function",
-                   help="match stacks by function and file (default; line numbers shift between commits) or with lines")
+    p.add_argument(
+        "--by",
+        choices=("function", "line"),
+        default="function",
+        help="match stacks by function and file (default; line numbers shift between commits) or with lines",
+    )
     p.add_argument("--top", type=positive_int, default=10, help="stacks to show per table (default 10)")
-    p.add_argument("--depth", type=positive_int, default=DEPTH,
-                   help=f"callers shown per stack: package crossings up to the code under test (default {DEPTH})")
-    p.add_argument("--out", type=Path, default=None, help="where to write diff.html and diff.md (default: next to HEAD)")
-    p.add_argument("--fail-over", metavar="SIZE", type=size, default=None,
-                   help=f"exit 1 when what is left behind per iteration rose by more than SIZE; {SIZE_HELP}")
+    p.add_argument(
+        "--depth",
+        type=positive_int,
+        default=DEPTH,
+        help=f"callers shown per stack: package crossings up to the code under test (default {DEPTH})",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="where to write diff.html and diff.md (default: next to HEAD)"
+    )
+    p.add_argument(
+        "--fail-over",
+        metavar="SIZE",
+        type=size,
+        default=None,
+        help=f"exit 1 when what is left behind per iteration rose by more than SIZE; {SIZE_HELP}",
+    )
     p.set_defaults(main=main)
     return p
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from leakbench.reporters import write_reports
+from leakbench.reporters.terminal import print_summary
+from leakbench.verdict.results import PLOT, Summary
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="re-render a run's summary and memory.png from its results directory")
@@ -13,10 +17,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..reporters import write_reports
-    from ..reporters.terminal import print_summary
-    from ..results import PLOT, Summary
-
     summary = Summary.load(args.results_dir)
     write_reports(args.results_dir, summary)
     print_summary(summary, args.results_dir)

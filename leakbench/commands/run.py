@@ -6,9 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import UsageError
-from ..options import add_arguments, given_from_args
-from . import SIZE_HELP
+from leakbench.api import build_config, load_run_scenario, run
+from leakbench.attribution.allocations import import_memray
+from leakbench.commands import SIZE_HELP
+from leakbench.errors import UsageError
+from leakbench.options import add_arguments, given_from_args
+from leakbench.reporters import write_reports
+from leakbench.reporters.terminal import print_summary
 
 EPILOG = f"""\
 {SIZE_HELP}.
@@ -24,8 +28,10 @@ in-process, --target package.module:function names a function of one argument
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "run", help="run a scenario against a target and judge its memory",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "run",
+        help="run a scenario against a target and judge its memory",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         usage="leakbench run SCENARIO [options] (-- COMMAND [ARGS...] | --target MODULE:FUNCTION)",
     )
     p.add_argument("scenario", help="built-in scenario name or path to a .toml file")
@@ -39,8 +45,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def config_from_args(args: argparse.Namespace):
     """The run the command line asks for, checked before anything starts."""
-    from ..config import build_config, load_run_scenario
-
     command = getattr(args, "target_command", None) or None
     if command and args.target:
         raise UsageError("give either `-- COMMAND` or --target, not both")
@@ -48,20 +52,16 @@ def config_from_args(args: argparse.Namespace):
         raise UsageError("give a target: `-- COMMAND ...` for a process, or --target package.module:function")
     given = given_from_args(args)
     scenario = load_run_scenario(args.scenario, given)
-    return build_config(scenario, given, command=command, target=args.target, name=args.name, progress=not args.no_progress)
+    return build_config(
+        scenario, given, command=command, target=args.target, name=args.name, progress=not args.no_progress
+    )
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..reporters import write_reports
-    from ..reporters.terminal import print_summary
-    from ..run import run
-
     config = config_from_args(args)
     if args.json and not args.json.parent.is_dir():  # found out now, not after a long run
         raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
     if config.memray:
-        from ..allocations import import_memray
-
         import_memray()  # not installed: one line, exit 2, before anything starts
     outcome = run(config)
     write_reports(outcome.run_dir, outcome.summary)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..scenario import load_scenario
-from . import port, positive_int
+from leakbench.commands import port, positive_int
+from leakbench.scenario.spec import load_scenario
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,6 +17,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..mock.serve import serve  # the web stack loads only for this command
+    from leakbench.mock.foreground import serve  # the web stack loads only for this command
 
     return serve(load_scenario(args.scenario, iterations=args.iterations), args.port)

@@ -11,12 +11,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import build_app
-    from .inprocess import mock_httpx
-    from .responses import StreamCut
-    from .server import LoopbackServer, MockProcess
+    from leakbench.mock.app import build_app
+    from leakbench.mock.respx_bridge import mock_httpx
+    from leakbench.mock.server import LoopbackServer, MockProcess
+    from leakbench.mock.streams import StreamCut
 
-_WHERE = {"build_app": "app", "mock_httpx": "inprocess", "StreamCut": "responses", "LoopbackServer": "server", "MockProcess": "server"}
+_WHERE = {
+    "build_app": "app",
+    "mock_httpx": "respx_bridge",
+    "StreamCut": "streams",
+    "LoopbackServer": "server",
+    "MockProcess": "server",
+}
 
 __all__ = ["LoopbackServer", "MockProcess", "StreamCut", "build_app", "mock_httpx"]
 

@@ -2,7 +2,7 @@
 
 ``MockProcess`` starts this with ``--control``; without it, it behaves like
 ``leakbench serve``. It imports nothing of the CLI layer: the serving lives in
-``leakbench.mock.serve``, which ``leakbench serve`` calls too.
+``leakbench.mock.foreground``, which ``leakbench serve`` calls too.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import argparse
 import json
 import sys
 
-from ..errors import LeakbenchError
-from ..scenario import load_scenario
-from .serve import serve
-from .server import serve_until_parent_exits
+from leakbench.errors import LeakbenchError
+from leakbench.mock.foreground import serve
+from leakbench.mock.server import serve_until_parent_exits
+from leakbench.scenario.spec import load_scenario
 
 
 def main(argv: list[str] | None = None) -> int:

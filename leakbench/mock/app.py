@@ -5,23 +5,27 @@ process (``MockProcess``) or to in-process httpx clients (``mock_httpx``), so a
 scenario behaves the same whatever the transport.
 
 Memory discipline: a response holds only small per-request framing plus
-references to the payload ``bytes`` cached in ``leakbench.payloads``; nothing
+references to the payload ``bytes`` cached in ``leakbench.scenario.payloads``; nothing
 per unit is kept once the response is sent, so the mock's own RSS stays flat
 however many iterations run.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..scenario import Scenario
-from . import protocols
-from .clock import Clock, OnBoundary
-from .faults import FaultPlan
-from .protocol import Mock
+from leakbench.mock import protocols
+from leakbench.mock.clock import Clock, OnBoundary
+from leakbench.mock.faults import FaultPlan
+from leakbench.mock.protocol import Mock
+
+if TYPE_CHECKING:
+    from leakbench.scenario.spec import Scenario
 
 
 def status_route(mock: Mock) -> Route:

@@ -17,8 +17,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ..scenario import Scenario
+if TYPE_CHECKING:
+    from leakbench.scenario.spec import Scenario
+
 
 OnBoundary = Callable[[int], None]
 

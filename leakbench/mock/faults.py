@@ -8,11 +8,14 @@ the last iteration: the final answer is always clean, so a client can end.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse
 
-from ..scenario import Scenario
-from .protocol import RefusalBody
+from leakbench.mock.protocol import RefusalBody
+
+if TYPE_CHECKING:
+    from leakbench.scenario.spec import Scenario
 
 STATUS = {"rate_limit": 429, "server_error": 500}
 

@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple, Union
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from ..scenario import Scenario
-from .protocol import Mock
-from .render import Delta, Pieces, final_text, read_request, render, split
-from .responses import StreamCut, sse
+from leakbench.mock.protocol import Mock
+from leakbench.mock.render import Delta, Pieces, final_text, read_request, render, split
+from leakbench.mock.streams import StreamCut, sse
+
+if TYPE_CHECKING:
+    from leakbench.scenario.spec import Scenario
 
 
 class Spliced(NamedTuple):
@@ -36,7 +38,7 @@ class Spliced(NamedTuple):
     depth: int
 
 
-Event = Union[bytes, Spliced]
+Event = bytes | Spliced
 
 
 class Answer:
@@ -55,7 +57,9 @@ class Answer:
     def content(self, depth: int) -> Pieces:
         """The text, or the tool call's arguments as JSON, escaped ``depth`` times."""
         serve = self.scenario.serve
-        template: Any = _final_template(self.scenario) if self.final else serve.arguments if self.tool_call else serve.content
+        template: Any = (
+            _final_template(self.scenario) if self.final else serve.arguments if self.tool_call else serve.content
+        )
         return render(template, self.scenario, self.unit, depth)
 
     def deltas(self, depth: int = 1) -> list[Delta]:
@@ -136,7 +140,9 @@ def llm_route(path: str, framing: Framing, mock: Mock, stream: bool | None = Non
                 return faults.past_the_end(mock.protocol.refusal_body)
         reply = Answer(scenario, unit, model, final)
         if streamed:
-            return sse(_answered(_events(framing, reply, cut=faults.cut(unit), malformed=faults.malformed(unit)), mock, unit))
+            return sse(
+                _answered(_events(framing, reply, cut=faults.cut(unit), malformed=faults.malformed(unit)), mock, unit)
+            )
         return StreamingResponse(_answered(_document(framing, reply), mock, unit), media_type="application/json")
 
     return Route(path, answer, methods=["POST"])

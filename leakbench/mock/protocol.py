@@ -7,7 +7,7 @@ feature the protocol lacks are refused when the scenario is loaded, because a
 key the mock silently ignores makes a run measure something else than the
 user wrote.
 
-This module imports nothing heavy: ``leakbench.target`` reads ``DUMMY_KEY``
+This module imports nothing heavy: ``leakbench.running.target`` reads ``DUMMY_KEY``
 and the environment from here without loading the web stack.
 """
 
@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from starlette.responses import Response
     from starlette.routing import Route
 
-    from ..scenario import Scenario
-    from .clock import Clock
-    from .faults import FaultPlan
+    from leakbench.mock.clock import Clock
+    from leakbench.mock.faults import FaultPlan
+    from leakbench.scenario.spec import Scenario
 
 DUMMY_KEY = "sk-leakbench-dummy"
 """The one API key every client gets: any key is accepted, and this one is never a secret to redact."""

@@ -1,7 +1,7 @@
 """Filling a scenario's templates and framing them as JSON around the cached payload bytes.
 
 Small parts are rendered per request; ``{payload}`` becomes the cached,
-pre-escaped payload parts from ``leakbench.payloads``, referenced and never
+pre-escaped payload parts from ``leakbench.scenario.payloads``, referenced and never
 copied, so nothing per unit outlives the response.
 """
 
@@ -11,13 +11,15 @@ import json
 import re
 from bisect import bisect_right
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from .. import payloads
-from ..scenario import Scenario
-from ..workspace import file_for_unit
+from leakbench.scenario import payloads
+from leakbench.scenario.workspace import file_for_unit
+
+if TYPE_CHECKING:
+    from leakbench.scenario.spec import Scenario
 
 Pieces = list[bytes]
 Delta = tuple["bytes | memoryview", ...]
@@ -69,7 +71,7 @@ def split(pieces: Pieces, parts: int) -> list[Delta]:
         i = bisect_right(starts, at) - 1  # the piece the cut falls in
         bounds.append(max(bounds[-1], starts[i] + _past_escape(pieces[i], at - starts[i])))
     bounds.append(total)
-    return [_views(pieces, starts, a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [_views(pieces, starts, a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
 
 
 def _views(pieces: Pieces, starts: list[int], a: int, b: int) -> Delta:

@@ -28,10 +28,11 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..errors import UsageError
-from ..scenario import Scenario
-from .clock import OnBoundary
-from .responses import StreamCut
+from leakbench.errors import UsageError
+from leakbench.mock.app import build_app
+from leakbench.mock.clock import OnBoundary
+from leakbench.mock.streams import StreamCut
+from leakbench.scenario.spec import Scenario
 
 HOST = "127.0.0.1"
 _START_TIMEOUT = 10.0
@@ -76,7 +77,9 @@ def bind(port: int, flag: str = "--port") -> socket.socket:
     except OSError as err:
         sock.close()
         if err.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} on {HOST} is already in use; pick another with {flag}, or 0 for any free port") from None
+            raise UsageError(
+                f"port {port} on {HOST} is already in use; pick another with {flag}, or 0 for any free port"
+            ) from None
         raise UsageError(f"cannot listen on {HOST}:{port}: {err.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(False)
@@ -118,7 +121,9 @@ class LoopbackServer:
             timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, args=(sock,), name=f"leakbench-mock-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, args=(sock,), name=f"leakbench-mock-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + _START_TIMEOUT
         while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
@@ -235,14 +240,14 @@ class MockProcess:
     def __enter__(self) -> MockProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
 def serve_until_parent_exits(scenario: Scenario, port: int) -> None:
     """The child side of ``MockProcess``: print the URL, report boundaries, exit when stdin closes."""
-    from .app import build_app
-
     acks: queue.SimpleQueue[None] = queue.SimpleQueue()
 
     def on_boundary(completed: int) -> None:

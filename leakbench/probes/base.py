@@ -8,33 +8,16 @@ target it has: it asks the probe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
-from .spec import ProbeSpec
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.plan import LaunchPlan
 
 Sample = dict[str, Any]
+P = TypeVar("P", bound="Probe")
 GuardHandler = Callable[[int], None]
-
-
-@dataclass
-class LaunchPlan:
-    """A process target's launch, as every part that needs a say has shaped it.
-
-    The scenario's pacer (a tick pipe, a driven server's port), the probe
-    (a runtime's inspector switch) and memray (a wrapped command) each amend
-    the plan before the process starts; ``started`` callbacks run once it has
-    (to close a pipe's write end, say).
-    """
-
-    command: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-    pass_fds: list[int] = field(default_factory=list)
-    started: list[Callable[[], None]] = field(default_factory=list)
-
-    def substitute(self, placeholder: str, value: str) -> None:
-        self.command = [arg.replace(placeholder, value) for arg in self.command]
 
 
 class Window(Protocol):
@@ -68,8 +51,25 @@ class Probe:
     """Set by a runtime probe that lost its runtime during the run (a dropped socket): its metric is then
     judged as never read (``spec.fallback``), since the part read before would hide a leak after."""
 
+    @classmethod
+    def matches(cls, command: list[str]) -> bool:
+        """Whether ``command`` runs this probe's runtime (a runtime probe answers; the others never match)."""
+        return False
+
+    @classmethod
+    def for_run(cls: type[P], config: Any) -> P:
+        """This probe, made for a run of ``config`` (a ``RunConfig``)."""
+        return cls()
+
     def prepare(self, plan: LaunchPlan) -> None:
         """Amend a process target's launch; in-process probes have none."""
+
+    def adopt_capture(self, capture: Any) -> bool:
+        """Take a memray capture (``MemrayProcess``) to open and close inside the target at the window's edges.
+
+        False (the default): the capture is run from outside, over the whole run.
+        """
+        return False
 
     def start(self, limit: int, on_guard: GuardHandler, on_hard_limit: GuardHandler) -> None:
         """Start watching the peak and enforcing ``limit``: ``on_guard(rss)`` once it is passed.

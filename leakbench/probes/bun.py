@@ -40,11 +40,13 @@ from typing import Any
 
 import psutil
 
-from .base import LaunchPlan, Window
-from .cdp import CdpSession, InspectorLost
-from .go import has_go_sections
-from .node import NodeProbe, shebang_runs
-from .spec import ProbeSpec
+from leakbench.probes.base import Window
+from leakbench.probes.cdp import CdpSession, InspectorLost
+from leakbench.probes.go import has_go_sections
+from leakbench.probes.node import NodeProbe
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.interpreter import BUN, runs_under
+from leakbench.running.plan import LaunchPlan
 
 MEASURE = """(() => {
   const usage = process.memoryUsage;
@@ -62,6 +64,14 @@ class BunProbe(NodeProbe):
         peak_metric=NodeProbe.spec.peak_metric,
         fallback=NodeProbe.spec.fallback,
     )
+
+    @classmethod
+    def matches(cls, command: list[str]) -> bool:
+        return is_bun_command(command)
+
+    @classmethod
+    def for_run(cls, config: Any) -> BunProbe:
+        return cls()  # no heap snapshots for Bun (see windows)
 
     def __init__(self, iterations: int = 0) -> None:
         super().__init__(iterations)
@@ -85,7 +95,9 @@ class BunProbe(NodeProbe):
     def _connect(self) -> CdpSession:
         session = self._bun_session()
         try:
-            made = session.call("Runtime.evaluate", {"expression": MEASURE, "objectGroup": "leakbench"}, timeout=self.CONNECT_SECONDS)
+            made = session.call(
+                "Runtime.evaluate", {"expression": MEASURE, "objectGroup": "leakbench"}, timeout=self.CONNECT_SECONDS
+            )
         except InspectorLost:
             session.close()
             raise
@@ -95,10 +107,15 @@ class BunProbe(NodeProbe):
     def _measure_heap(self, session: CdpSession) -> tuple[int, int, int | None]:
         if self._measure is None:
             raise InspectorLost("Bun.gc and process.memoryUsage are not available in the target")
-        done = session.call("Runtime.callFunctionOn", {"objectId": self._measure, "functionDeclaration": "function () { return this(); }",
-                                                       "returnByValue": True}, timeout=self.GC_SECONDS)
+        done = session.call(
+            "Runtime.callFunctionOn",
+            {"objectId": self._measure, "functionDeclaration": "function () { return this(); }", "returnByValue": True},
+            timeout=self.GC_SECONDS,
+        )
         if done.get("wasThrown"):
-            raise InspectorLost(f"the heap could not be read: {done.get('result', {}).get('description', 'an exception')}")
+            raise InspectorLost(
+                f"the heap could not be read: {done.get('result', {}).get('description', 'an exception')}"
+            )
         used, total, external = done["result"]["value"]
         return used, total, external
 
@@ -115,13 +132,23 @@ class BunProbe(NodeProbe):
                     self.inspected_pid = proc.pid
                     return session
             if time.monotonic() > deadline:
-                raise InspectorLost(f"no Bun inspector listening within {self.CONNECT_SECONDS:g} s (is the target `bun`, not a compiled binary?)")
+                raise InspectorLost(
+                    f"no Bun inspector listening within {self.CONNECT_SECONDS:g} s (is the target `bun`, not a compiled binary?)"
+                )
             time.sleep(0.1)
 
 
 def _listening(proc: psutil.Process | None) -> list[int]:
     try:
-        return [c.laddr.port for c in proc.net_connections("tcp4") if c.status == psutil.CONN_LISTEN and c.laddr.ip == "127.0.0.1"] if proc else []
+        return (
+            [
+                c.laddr.port
+                for c in proc.net_connections("tcp4")
+                if c.status == psutil.CONN_LISTEN and c.laddr.ip == "127.0.0.1"
+            ]
+            if proc
+            else []
+        )
     except psutil.Error:
         return []
 
@@ -140,10 +167,6 @@ def is_bun_command(command: list[str]) -> bool:
     if not exe:
         return False
     try:
-        return has_go_sections(Path(exe), {b".bun"}) or shebang_runs(exe, "bun")
+        return has_go_sections(Path(exe), {b".bun"}) or runs_under(exe, BUN)
     except (OSError, struct.error, ValueError):
         return False
-
-
-def bun_probe_for(command: list[str], iterations: int = 0) -> BunProbe | None:
-    return BunProbe(iterations) if is_bun_command(command) else None

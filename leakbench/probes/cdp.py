@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import websocket
 
@@ -47,7 +48,9 @@ class CdpSession:
         self._reader = threading.Thread(target=self._read, name="leakbench-inspector", daemon=True)
         self._reader.start()
 
-    def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0, sink: Sink | None = None) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0, sink: Sink | None = None
+    ) -> dict[str, Any]:
         """The result of ``method``; events of its (``sink``) are handed over as they arrive."""
         with self._calls:
             if self.lost:
@@ -96,7 +99,8 @@ class CdpSession:
         if self.lost is None:
             self.lost = why
         try:  # shutdown, not close: it wakes the reader blocked in recv()
-            self._ws.sock and self._ws.sock.shutdown(socket.SHUT_RDWR)
+            if self._ws.sock:
+                self._ws.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 

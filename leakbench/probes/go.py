@@ -22,15 +22,16 @@ import os
 import re
 import shutil
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
-from .base import LaunchPlan, Sample
-from .logtail import LogTail
-from .process import ProcessProbe, Tree
-from .spec import ProbeSpec
+from leakbench.probes.base import Sample
+from leakbench.probes.logtail import LogTail
+from leakbench.probes.process import ProcessProbe, Tree
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.plan import LaunchPlan
 
 # gc 12 @0.418s 3%: 0.019+1.1+0.024 ms clock, 0.07+0.2/1.0/0.9+0.09 ms cpu, 4->4->1 MB, 5 MB goal, ...
 # The runtime prints whole MiB: a reading's resolution is 1 MiB.
@@ -52,6 +53,10 @@ class GoProbe(ProcessProbe):
         fallback="rss_tree",
     )
 
+    @classmethod
+    def matches(cls, command: list[str]) -> bool:
+        return is_go_command(command)
+
     def __init__(self) -> None:
         super().__init__()
         self.tail: LogTail | None = None
@@ -65,7 +70,9 @@ class GoProbe(ProcessProbe):
         if "GOGC" not in plan.env and "GOGC" not in os.environ:
             plan.env["GOGC"] = GOGC_DEFAULT
 
-    def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None) -> None:
+    def attach(
+        self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None
+    ) -> None:
         super().attach(pid, tree, kill, log)
         self.tail = LogTail(log) if log else None
 
@@ -94,8 +101,10 @@ class GoProbe(ProcessProbe):
                     break
 
     def fallback_reason(self) -> str:
-        return ("no GODEBUG=gctrace=1 line in target.log after the warm-up (no collection ran, or the program "
-                "is not Go, or it resets GODEBUG itself), so go_heap was never read")
+        return (
+            "no GODEBUG=gctrace=1 line in target.log after the warm-up (no collection ran, or the program "
+            "is not Go, or it resets GODEBUG itself), so go_heap was never read"
+        )
 
 
 def with_gctrace(godebug: str) -> str:
@@ -106,7 +115,7 @@ def with_gctrace(godebug: str) -> str:
         value = settings[keys.index("gctrace")].split("=", 1)[-1].strip()
         if value not in ("", "0"):
             return godebug
-        settings = [s for s, k in zip(settings, keys) if k != "gctrace"]
+        settings = [s for s, k in zip(settings, keys, strict=True) if k != "gctrace"]
     return ",".join([*settings, "gctrace=1"])
 
 
@@ -138,10 +147,10 @@ def has_go_sections(path: Path, wanted: frozenset[bytes] | set[bytes] = GO_SECTI
             return False
         is64, end = ident[4] == 2, "<" if ident[5] == 1 else ">"
         if is64:
-            shoff, = struct.unpack_from(end + "Q", ident, 0x28)
+            (shoff,) = struct.unpack_from(end + "Q", ident, 0x28)
             shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", ident, 0x3A)
         else:
-            shoff, = struct.unpack_from(end + "I", ident, 0x20)
+            (shoff,) = struct.unpack_from(end + "I", ident, 0x20)
             shentsize, shnum, shstrndx = struct.unpack_from(end + "HHH", ident, 0x2E)
         if not shoff or not 0 < shnum <= 4096 or shstrndx >= shnum:
             return False
@@ -151,7 +160,7 @@ def has_go_sections(path: Path, wanted: frozenset[bytes] | set[bytes] = GO_SECTI
         where_at = 0x18 if is64 else 0x10
 
         def section(n: int) -> tuple[int, int, int]:
-            name, = struct.unpack_from(name_fmt, table, n * shentsize)
+            (name,) = struct.unpack_from(name_fmt, table, n * shentsize)
             offset, size = struct.unpack_from(where_fmt, table, n * shentsize + where_at)
             return name, offset, size
 
@@ -160,6 +169,6 @@ def has_go_sections(path: Path, wanted: frozenset[bytes] | set[bytes] = GO_SECTI
         names = f.read(min(names_size, 1 << 16))
         for n in range(shnum):
             start = section(n)[0]
-            if names[start:names.find(b"\0", start)] in wanted:
+            if names[start : names.find(b"\0", start)] in wanted:
                 return True
     return False

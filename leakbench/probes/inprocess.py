@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import threading
 import tracemalloc
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
-from .base import AttributionPass, GuardHandler, Probe, Sample, Window
-from .pyheap import Heap, collect
-from .spec import ProbeSpec
-from .watcher import GuardTripped, SelfWatcher, raise_in_thread
+from leakbench.attribution.windows import MemrayInProcess, TracemallocPass, TypesWindow
+from leakbench.probes.base import AttributionPass, GuardHandler, Probe, Sample, Window
+from leakbench.probes.pyheap import Heap, collect
+from leakbench.probes.spec import ProbeSpec
+from leakbench.probes.watcher import GuardTripped, SelfWatcher, raise_in_thread
 
 Quiet = Callable[[], AbstractContextManager[None]]
 
@@ -38,8 +40,14 @@ class InProcessProbe(Probe):
         peak_field="peak",
     )
 
-    def __init__(self, quiet: Quiet = nullcontext, tracemalloc: bool = True, memray: bool = False, memray_native: bool = False,
-                 traced: bool = False):
+    def __init__(
+        self,
+        quiet: Quiet = nullcontext,
+        tracemalloc: bool = True,
+        memray: bool = False,
+        memray_native: bool = False,
+        traced: bool = False,
+    ):
         self.quiet = quiet  # an in-process mock, held still while objects are counted
         self.tracemalloc = tracemalloc
         self.traced = traced
@@ -87,7 +95,6 @@ class InProcessProbe(Probe):
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
         """What grew over the measured window: gc types at its edges (the lines come after a failure), memray if asked."""
         found: list[Window] = []
-        from ..windows import MemrayInProcess, TypesWindow
 
         if self.tracemalloc:
             self.types = TypesWindow(exclude=[*exclude, self, self.watcher])
@@ -100,7 +107,6 @@ class InProcessProbe(Probe):
         """After a failed verdict: tracemalloc over a few iterations run again, out of everything judged."""
         if not self.tracemalloc:
             return None
-        from ..windows import TracemallocPass
 
         return TracemallocPass(self.types, self.quiet, collect)
 

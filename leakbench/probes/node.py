@@ -30,19 +30,20 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from .base import LaunchPlan, Sample, Window
-from .cdp import CdpSession, InspectorLost
-from .logtail import LogTail
-from .process import ProcessProbe
-from .spec import ProbeSpec
+from leakbench.attribution.heapsnap.window import HeapSnapshotWindow
+from leakbench.probes.base import Sample, Window
+from leakbench.probes.cdp import CdpSession, InspectorLost
+from leakbench.probes.logtail import LogTail
+from leakbench.probes.process import ProcessProbe
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.interpreter import NODE, runs_under
+from leakbench.running.plan import LaunchPlan
 
 INSPECT = "--inspect=127.0.0.1:0"
 LISTENING = re.compile(r"Debugger listening on (ws://127\.0\.0\.1:(\d+)/\S+)")
@@ -81,6 +82,15 @@ class NodeProbe(ProcessProbe):
     GC_SECONDS = 10.0
     """A collection runs on the target's main thread: one blocked longer than this (a native call) gives up the probe."""
     SNAPSHOT_SECONDS = 600.0
+
+    @classmethod
+    def matches(cls, command: list[str]) -> bool:
+        return is_node_command(command)
+
+    @classmethod
+    def for_run(cls, config: Any) -> NodeProbe:
+        """Heap snapshots over the measured window when they are on (0: none)."""
+        return cls(config.scenario.iterations if config.heap_snapshots else 0)
 
     def __init__(self, iterations: int = 0) -> None:
         super().__init__()
@@ -132,7 +142,12 @@ class NodeProbe(ProcessProbe):
         if session is None:
             raise InspectorLost(self.degraded or "no inspector")
         with open(path, "w", encoding="utf-8") as out:
-            session.call("HeapProfiler.takeHeapSnapshot", {"reportProgress": False}, timeout=self.SNAPSHOT_SECONDS, sink=out.write)
+            session.call(
+                "HeapProfiler.takeHeapSnapshot",
+                {"reportProgress": False},
+                timeout=self.SNAPSHOT_SECONDS,
+                sink=out.write,
+            )
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
         """Heap snapshots over the measured window, read if the run fails: which constructors grew, held by what.
@@ -141,9 +156,10 @@ class NodeProbe(ProcessProbe):
         """
         if self._session() is None or not self.iterations:
             return []
-        from ..heapsnap.window import HeapSnapshotWindow
 
-        self._heap_window = HeapSnapshotWindow(self.take_heap_snapshot, results, self.iterations, self._last_boundary + 1)
+        self._heap_window = HeapSnapshotWindow(
+            self.take_heap_snapshot, results, self.iterations, self._last_boundary + 1
+        )
         return [self._heap_window]
 
     def stop(self) -> None:
@@ -174,7 +190,11 @@ class NodeProbe(ProcessProbe):
         try:  # Node waits for an attached debugger at exit unless it may tell us to let go
             session.call("NodeRuntime.notifyWhenWaitingForDisconnect", {"enabled": True}, timeout=self.CONNECT_SECONDS)
             # includeCommandLineAPI: Node's ``require``, in an ES module target too
-            made = session.call("Runtime.evaluate", {"expression": MEASURE, "includeCommandLineAPI": True, "objectGroup": "leakbench"}, timeout=self.CONNECT_SECONDS)
+            made = session.call(
+                "Runtime.evaluate",
+                {"expression": MEASURE, "includeCommandLineAPI": True, "objectGroup": "leakbench"},
+                timeout=self.CONNECT_SECONDS,
+            )
         except InspectorLost:
             session.close()
             raise
@@ -191,15 +211,24 @@ class NodeProbe(ProcessProbe):
         """
         session.call("Runtime.discardConsoleEntries", timeout=self.GC_SECONDS)
         if self._measure is not None:
-            done = session.call("Runtime.callFunctionOn", {"functionDeclaration": "function () { return this(); }",
-                                                           "objectId": self._measure, "returnByValue": True}, timeout=self.GC_SECONDS)
+            done = session.call(
+                "Runtime.callFunctionOn",
+                {
+                    "functionDeclaration": "function () { return this(); }",
+                    "objectId": self._measure,
+                    "returnByValue": True,
+                },
+                timeout=self.GC_SECONDS,
+            )
             if "exceptionDetails" not in done:
                 used, total, external = done["result"]["value"]
                 return used, total, external
             self._measure = None  # the target changed under us: the protocol's own, from now on
         session.call("HeapProfiler.collectGarbage", timeout=self.GC_SECONDS)
         usage = session.call("Runtime.getHeapUsage", timeout=self.GC_SECONDS)
-        read = session.call("Runtime.evaluate", {"expression": EXTERNAL, "returnByValue": True}, timeout=self.GC_SECONDS)
+        read = session.call(
+            "Runtime.evaluate", {"expression": EXTERNAL, "returnByValue": True}, timeout=self.GC_SECONDS
+        )
         external = read.get("result", {}).get("value") if "exceptionDetails" not in read else None
         return usage["usedSize"], usage["totalSize"], external if isinstance(external, int) else None
 
@@ -218,15 +247,22 @@ class NodeProbe(ProcessProbe):
                     closed = match.group(1)
             if time.monotonic() > deadline:
                 if closed:
-                    raise InspectorLost(f"no Node process of the target listens at {closed} (its inspector was closed, or it is npm's own)")
-                raise InspectorLost(f"no inspector line in target.log within {self.CONNECT_SECONDS:g} s (is the target Node, and does it accept NODE_OPTIONS?)")
+                    raise InspectorLost(
+                        f"no Node process of the target listens at {closed} (its inspector was closed, or it is npm's own)"
+                    )
+                raise InspectorLost(
+                    f"no inspector line in target.log within {self.CONNECT_SECONDS:g} s (is the target Node, and does it accept NODE_OPTIONS?)"
+                )
             time.sleep(0.05)
 
     def _owner(self, port: int) -> int | None:
         """The pid of the target's tree listening on ``port``, unless it is npm's own CLI."""
         for proc in self.tree() or [self.proc]:
             try:
-                if any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in proc.net_connections("tcp4")):
+                if any(
+                    c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+                    for c in proc.net_connections("tcp4")
+                ):
                     launcher = any(arg.endswith(NPM_CLIS) for arg in proc.cmdline()[:3])
                     return None if launcher else proc.pid
             except psutil.Error:
@@ -246,31 +282,6 @@ def is_node_command(command: list[str]) -> bool:
     if not command:
         return False
     name = Path(command[0]).name
-    if re.fullmatch(r"node(js)?(\d+)?|npx", name):
+    if NODE.fullmatch(name) or name == "npx":
         return True
-    return shebang_runs(command[0], "node")
-
-
-def shebang_runs(program: str, runtime: str) -> bool:
-    """A script whose first line runs ``runtime``: ``#!/usr/bin/env node``, an npm bin's ``#!/usr/bin/node``."""
-    path = program if os.sep in program else shutil.which(program)
-    if not path:
-        return False
-    try:
-        with open(path, "rb") as f:
-            first = f.readline(256)
-    except OSError:
-        return False
-    if not first.startswith(b"#!"):
-        return False
-    try:
-        words = shlex.split(first[2:].decode("utf-8", "replace"))
-    except ValueError:
-        return False
-    words = [w for w in words if not w.startswith("-")]  # env -S ...
-    return any(Path(w).name.startswith(runtime) for w in words[:2])
-
-
-def node_probe_for(command: list[str], iterations: int = 0) -> NodeProbe | None:
-    """A Node probe for a Node target, None for anything else."""
-    return NodeProbe(iterations) if is_node_command(command) else None
+    return runs_under(command[0], NODE)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
-from .base import GuardHandler, Probe, Sample
-from .spec import ProbeSpec
-from .watcher import PeakWatcher, tree_rss
+from leakbench.probes.base import GuardHandler, Probe, Sample
+from leakbench.probes.spec import ProbeSpec
+from leakbench.probes.watcher import PeakWatcher, tree_rss
 
 Tree = Callable[[], list[psutil.Process]]
 
@@ -31,7 +31,9 @@ class ProcessProbe(Probe):
         self.kill: Callable[[list[psutil.Process]], None] = lambda procs: None
         self.watcher: PeakWatcher | None = None
 
-    def attach(self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None) -> None:
+    def attach(
+        self, pid: int, tree: Tree, kill: Callable[[list[psutil.Process]], None], log: Path | None = None
+    ) -> None:
         """The target is running: from now on it can be read, and killed by the guard.
 
         ``log`` is ``target.log``, where the target's stdout and stderr go: a

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 def _cache_clearers() -> list[Callable[[], object]]:

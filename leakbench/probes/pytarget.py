@@ -27,6 +27,7 @@ def start(fds: str, pyheap_path: str) -> None:
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("_leakbench_pyheap", pyheap_path)
+    assert spec is not None and spec.loader is not None
     pyheap = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(pyheap)
     requests, replies = (int(fd) for fd in fds.split(","))
@@ -61,7 +62,9 @@ def _serve(requests: int, replies: int, pyheap) -> None:
                     window.send(seq)
             elif command == b"M":
                 seq, native, path = seq.split(b" ", 2)
-                os.write(replies, seq + b" " + Capture.start(path.decode("utf-8", "surrogateescape"), native == b"1") + b"\n")
+                os.write(
+                    replies, seq + b" " + Capture.start(path.decode("utf-8", "surrogateescape"), native == b"1") + b"\n"
+                )
             elif command == b"N":
                 Capture.stop()
                 os.write(replies, seq + b" ok\n")
@@ -133,9 +136,13 @@ class Capture:
         try:
             import memray
 
-            tracker = memray.Tracker(path, native_traces=native, follow_fork=False,
-                                     trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept: leakbench's capture_env
-                                     file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS)
+            tracker = memray.Tracker(
+                path,
+                native_traces=native,
+                follow_fork=False,
+                trace_python_allocators=sys.getallocatedblocks() > 0,  # pymalloc kept: leakbench's capture_env
+                file_format=memray.FileFormat.AGGREGATED_ALLOCATIONS,
+            )
             tracker.__enter__()
         except Exception as err:
             return b"E " + f"{type(err).__name__}: {err}".replace("\n", " ").encode("utf-8", "replace")
@@ -154,12 +161,12 @@ class Capture:
 
 
 def _attribution():
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # the target's interpreter, any Python 3
         return None
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, package_parent)
     try:
-        import leakbench.attribution as attribution
+        import leakbench.attribution.traces as attribution
 
         return attribution
     except Exception:
@@ -182,4 +189,3 @@ def _close(*fds: int) -> None:
             os.close(fd)
         except OSError:
             pass
-

@@ -23,18 +23,18 @@ from __future__ import annotations
 import os
 import re
 import select
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .base import LaunchPlan, Sample, Window
-from .process import ProcessProbe
-from .spec import ProbeSpec
+from leakbench.probes.base import Sample, Window
+from leakbench.probes.process import ProcessProbe
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.interpreter import PYTHON, runs_under
+from leakbench.running.plan import LaunchPlan
 
 INJECT_DIR = Path(__file__).resolve().parent / "pyinject"
-PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
 PYTHON_IN_SHELL = re.compile(r"(^|[\s/;&|(])python(\d+(\.\d+)?)?(\s|$)")
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh"}
 
@@ -53,6 +53,10 @@ class PythonProbe(ProcessProbe):
     """Unanswered requests in a row after which the probe is given up."""
     HELLO_GRACE = 2.0
 
+    @classmethod
+    def matches(cls, command: list[str]) -> bool:
+        return is_python_command(command)
+
     def __init__(self) -> None:
         super().__init__()
         self.requests: int | None = None
@@ -65,7 +69,7 @@ class PythonProbe(ProcessProbe):
         self._frozen = False
         self.attribution: TargetAttribution | None = None
         self.capture: Window | None = None
-        """A memray capture to run inside the target over the window (``MemrayProcess``), set by the launch."""
+        """A memray capture to run inside the target over the window (``MemrayProcess``): ``adopt_capture``."""
         self._capturing = False
         self._pending = b""
 
@@ -83,7 +87,9 @@ class PythonProbe(ProcessProbe):
     def begin_window(self) -> None:
         """The warm-up is over: the target freezes its heap now, before the windows open; one that never answered is given up."""
         if self.lost is None and not self._connected(self.HELLO_GRACE):
-            self._lose("the Python probe never loaded in the target (started with -I, -S or -E, or an embedded interpreter)")
+            self._lose(
+                "the Python probe never loaded in the target (started with -I, -S or -E, or an embedded interpreter)"
+            )
         elif self.lost is None:
             self._exchange(b"F")
 
@@ -98,7 +104,9 @@ class PythonProbe(ProcessProbe):
             if words and len(words) == 3:
                 self._frozen = True
                 blocks, objects, traced = (int(w) for w in words)
-                sample.update(blocks=blocks, gc_objects=objects if objects >= 0 else None, traced=traced if traced >= 0 else None)
+                sample.update(
+                    blocks=blocks, gc_objects=objects if objects >= 0 else None, traced=traced if traced >= 0 else None
+                )
         return sample
 
     def windows(self, results: Path, exclude: list[Any]) -> list[Window]:
@@ -170,8 +178,16 @@ class PythonProbe(ProcessProbe):
         text, self._pending = self._pending[:size], self._pending[size:]
         return text.decode("utf-8", "replace")
 
+    def adopt_capture(self, capture: Any) -> bool:
+        """memray runs inside the target, started and stopped by the probe at the window's edges."""
+        self.capture = capture
+        capture.windowed = self
+        return True
+
     def _read_more(self, deadline: float) -> bool:
         left = max(0.0, deadline - time.monotonic())
+        if self.replies is None:
+            return False
         try:  # stop() may close the pipe under a boundary still waiting
             chunk = os.read(self.replies, 65536) if select.select([self.replies], [], [], left)[0] else b""
         except (OSError, TypeError, ValueError):
@@ -207,29 +223,14 @@ def is_python_command(command: list[str]) -> bool:
     if not command:
         return False
     name = Path(command[0]).name
-    if PYTHON_NAME.fullmatch(name):
+    if PYTHON.fullmatch(name):
         return True
     if name == "env":
         rest = [arg for arg in command[1:] if "=" not in arg and not arg.startswith("-")]
         return is_python_command(rest)
     if name in SHELLS and "-c" in command[1:-1]:
         return bool(PYTHON_IN_SHELL.search(command[command.index("-c") + 1]))
-    return _python_shebang(command[0])
-
-
-def _python_shebang(program: str) -> bool:
-    exe = program if os.sep in program else shutil.which(program)
-    if not exe:
-        return False
-    try:
-        with open(exe, "rb") as f:
-            first = f.read(256).split(b"\n", 1)[0]
-    except OSError:
-        return False
-    if not first.startswith(b"#!"):
-        return False
-    words = first[2:].decode("utf-8", "replace").split()
-    return any(PYTHON_NAME.fullmatch(Path(word).name) for word in words[:2])
+    return runs_under(command[0], PYTHON)
 
 
 class TargetAttribution:

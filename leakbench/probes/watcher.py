@@ -12,11 +12,11 @@ import sys
 import threading
 import time
 from array import array
-from typing import Callable
+from collections.abc import Callable
 
 import psutil
 
-from ..errors import EXIT_LEAK
+from leakbench.errors import EXIT_LEAK
 
 POLL_SECONDS = 0.05
 # Near the limit the watcher polls faster: a target allocating 1 GB/s moves

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..results import Summary
+from leakbench.attribution.heapsnap.report import write_heap_growth
+from leakbench.reporters.plot import draw_memory
+from leakbench.verdict.results import Summary
 
 
 def write_reports(run_dir: Path, summary: Summary) -> None:
     """Draw ``memory.png``; a plot that fails is recorded as ``plot_error``, never costs the verdict."""
-    from ..heapsnap.report import write_heap_growth
-
     write_heap_growth(Path(run_dir), summary.heap_growth)
     try:
-        from .plot import draw_memory
-
         draw_memory(Path(run_dir), summary)
     except Exception as err:  # matplotlib, a full disk, samples cut by a kill: the verdict stands
         summary.plot_error = str(err) or type(err).__name__

@@ -16,11 +16,11 @@ from __future__ import annotations
 import functools
 import importlib.util
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
-from ..comparison import Diff, Frame, StackChange
-from ..units import format_size
+from leakbench.units import format_size
+from leakbench.verdict.comparison import Diff, Frame, StackChange
 
 CALLERS = 3
 DEPTH = 6
@@ -89,7 +89,9 @@ def callers_text(frames: Sequence, markup: Markup, depth: int = DEPTH) -> str:
         package, ours = owner(file)
         parts.append(frame_text(frames[index], markup) if ours else f"{markup.code(function)} ({markup.text(package)})")
         last = index
-    more = f"{markup.called_by}..." if steps and steps[-1] < len(frames) - 1 and not owner(frames[steps[-1]][1])[1] else ""
+    more = (
+        f"{markup.called_by}..." if steps and steps[-1] < len(frames) - 1 and not owner(frames[steps[-1]][1])[1] else ""
+    )
     return markup.called_by.join(parts) + more
 
 
@@ -116,7 +118,7 @@ def owner(file: str) -> tuple[str, bool]:
     from ``myapp/agent.py`` by where that top-level name is installed here.
     """
     if file.startswith("<frozen "):
-        return file[len("<frozen "):].rstrip(">").split(".")[0], False
+        return file[len("<frozen ") :].rstrip(">").split(".")[0], False
     stdlib = _STDLIB.match(file)
     if stdlib:
         return stdlib.group(1).removesuffix(".py"), False

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from leakbench.comparison import Diff, StackChange
-
-from .diff_rows import DEPTH, Markup, diff_row, frame_text, totals_text
+from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, frame_text, totals_text
+from leakbench.verdict.comparison import Diff, StackChange
 
 TOP = 50
 
@@ -30,7 +29,8 @@ details ol { margin: .3em 0; padding-left: 1.5em; color: #555; }
 def diff_html(diff: Diff, top: int = TOP, depth: int = DEPTH) -> str:
     matched = "function and file" if diff.key == "function" else "function, file and line"
     sections = "".join(
-        _section(title, rows, top, css, depth) for title, rows, css in (("Grown", diff.grown, "up"), ("Shrunk", diff.shrunk, "down"))
+        _section(title, rows, top, css, depth)
+        for title, rows, css in (("Grown", diff.grown, "up"), ("Shrunk", diff.shrunk, "down"))
     )
     title = f"leakbench diff: {diff.base_label} -> {diff.head_label}"
     return (
@@ -50,19 +50,30 @@ def _section(title: str, rows: list[StackChange], top: int, css: str, depth: int
     body = "".join(_row(row, css, depth) for row in rows[:top])
     return (
         head + "<table><thead><tr><th>change / iteration</th><th>base</th><th>head</th>"
-        "<th>allocated in (the whole stack inside)</th><th>called from</th></tr></thead>\n<tbody>\n" + body + "</tbody></table>\n"
+        "<th>allocated in (the whole stack inside)</th><th>called from</th></tr></thead>\n<tbody>\n"
+        + body
+        + "</tbody></table>\n"
     )
 
 
 def _row(change: StackChange, css: str, depth: int) -> str:
     row = diff_row(change, HTML, depth)
     callers = [frame_text(frame, HTML) for frame in change.frames[1:]]
-    stack = f"<details><summary>{row.allocated_in}</summary><ol>{''.join(f'<li>{f}</li>' for f in callers)}</ol></details>" if callers else row.allocated_in
+    stack = (
+        f"<details><summary>{row.allocated_in}</summary><ol>{''.join(f'<li>{f}</li>' for f in callers)}</ol></details>"
+        if callers
+        else row.allocated_in
+    )
     return (
         f'<tr><td class="n {css}">{row.change}</td><td class="n">{row.base}</td>'
         f'<td class="n">{row.head}</td><td>{stack}</td><td>{row.called_from}</td></tr>\n'
     )
 
 
-HTML = Markup(code=lambda text: f"<code>{escape(text)}</code>", text=escape, strong=lambda text: f"<strong>{text}</strong>", arrow="&rarr;",
-              called_by=" &lt; ")
+HTML = Markup(
+    code=lambda text: f"<code>{escape(text)}</code>",
+    text=escape,
+    strong=lambda text: f"<strong>{text}</strong>",
+    arrow="&rarr;",
+    called_by=" &lt; ",
+)

@@ -7,10 +7,9 @@ unchanged.
 
 from __future__ import annotations
 
-from leakbench.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
+from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, totals_text
 from leakbench.units import format_size
-
-from .diff_rows import DEPTH, Markup, diff_row, totals_text
+from leakbench.verdict.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
 
 TOP = 10
 MAX_UNCHANGED = 50

@@ -13,11 +13,11 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ..results import PLOT, Summary, read_samples  # noqa: E402
-from ..units import format_size  # noqa: E402
+from leakbench.units import format_size
+from leakbench.verdict.results import PLOT, Summary, read_samples
 
 MIB = 2**20
 COLOURS = {"pass": "#1a7f37", "leak": "#cf222e", "error": "#9a6700", "interrupted": "#6e7781", "running": "#6e7781"}
@@ -27,7 +27,7 @@ def _column(samples: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     rows = [(s["i"], s[key]) for s in samples if s.get(key) is not None]
     if not rows:
         return np.array([]), np.array([])
-    x, y = zip(*rows)
+    x, y = zip(*rows, strict=True)
     return np.asarray(x, float), np.asarray(y, float)
 
 
@@ -38,8 +38,12 @@ def draw_memory(run_dir: Path, summary: Summary) -> Path:
     spec = summary.probe_spec
     counters = [c for c in (spec.known_counters if spec else ()) if any(s.get(c) is not None for s in samples)]
     fig, axes = plt.subplots(
-        2 if counters else 1, 1, figsize=(10, 6.5 if counters else 5), sharex=True,
-        gridspec_kw={"height_ratios": [3, 1]} if counters else None, squeeze=False,
+        2 if counters else 1,
+        1,
+        figsize=(10, 6.5 if counters else 5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [3, 1]} if counters else None,
+        squeeze=False,
     )
     try:
         _draw_metric(axes[0][0], samples, summary, default_metric=spec.metrics[0] if spec else "rss")
@@ -78,12 +82,23 @@ def _draw_metric(ax: Any, samples: list[dict], summary: Summary, default_metric:
     slope, intercept = summary.growth_per_iteration, summary.intercept
     if slope is not None and intercept is not None and len(x):
         fx = np.array([warmup, x.max()])
-        ax.plot(fx, (intercept + slope * fx) / MIB, "--", color="#cf222e", lw=1.6,
-                label=f"fit: {format_size(slope, signed=True)}/iteration")
+        ax.plot(
+            fx,
+            (intercept + slope * fx) / MIB,
+            "--",
+            color="#cf222e",
+            lw=1.6,
+            label=f"fit: {format_size(slope, signed=True)}/iteration",
+        )
     baseline, budget = summary.baseline, summary.budget
     if baseline is not None and budget:
-        ax.axhline((baseline + budget) / MIB, color="#9a6700", ls=":", lw=1.4,
-                   label=f"baseline + budget ({format_size(budget)})")
+        ax.axhline(
+            (baseline + budget) / MIB,
+            color="#9a6700",
+            ls=":",
+            lw=1.4,
+            label=f"baseline + budget ({format_size(budget)})",
+        )
     ax.set_ylabel("MiB")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)

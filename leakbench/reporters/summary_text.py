@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..heapsnap.report import heap_growth_lines
-from ..results import Summary
-from ..units import format_size
+from leakbench.attribution.heapsnap.report import heap_growth_lines
+from leakbench.units import format_size
+from leakbench.verdict.results import Summary
 
 TABLE_NAME_WIDTH = 60
-TABLE_HEADER = f"{'test':<{TABLE_NAME_WIDTH}} {'iters':>6} {'growth/it':>11} {'total':>10} {'peak':>10} {'budget':>9}  verdict"
+TABLE_HEADER = (
+    f"{'test':<{TABLE_NAME_WIDTH}} {'iters':>6} {'growth/it':>11} {'total':>10} {'peak':>10} {'budget':>9}  verdict"
+)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class SummaryText:
         """One line of the pytest summary table, under :data:`TABLE_HEADER`."""
         s = self.summary
         width = TABLE_NAME_WIDTH
-        name = nodeid if len(nodeid) <= width else "..." + nodeid[-(width - 3):]
+        name = nodeid if len(nodeid) <= width else "..." + nodeid[-(width - 3) :]
         verdict = s.verdict + (f" ({s.rule})" if s.rule else "")
         return (
             f"{name:<{width}} {s.iterations_done or 0:>6} {self.growth:>11} "
@@ -121,6 +123,8 @@ def memray_lines(memray: dict[str, Any] | None) -> list[str]:
         f"flamegraph {m.get('flamegraph') or '-'}, {m.get('allocations')}"
     ]
     for top in m.get("top", [])[:5]:
-        lines.append(f"  {format_size(top['bytes_per_iteration'])}/iteration  {top['function']}  {top['file']}:{top['line']}")
+        lines.append(
+            f"  {format_size(top['bytes_per_iteration'])}/iteration  {top['function']}  {top['file']}:{top['line']}"
+        )
     lines += [f"  warning: {w}" for w in m.get("warnings", [])]
     return lines

@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from ..results import Summary
-from .summary_text import SummaryText
+from leakbench.reporters.summary_text import SummaryText
+from leakbench.verdict.results import Summary
 
 STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "interrupted": "bold magenta"}
 
@@ -46,13 +46,18 @@ class RunProgress:
         self._started = 0.0
         if self.enabled and not in_process:
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TimeElapsedColumn(), _Remaining(), console=Console(stderr=True), transient=True,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                _Remaining(),
+                console=Console(stderr=True),
+                transient=True,
                 speed_estimate_period=0,  # rich keeps then one speed sample, replaced at each update
             )
             self._task = self._progress.add_task(name, total=total)
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         self._started = time.monotonic()
         if self._progress:
             self._progress.start()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from leakbench.analysis import Thresholds, default_warmup, judge
+from leakbench.verdict.analysis import Thresholds, default_warmup, judge
 
 N = 1000
 MB = 1_000_000
@@ -45,8 +45,27 @@ def test_cache_that_fills_then_stays_flat_passes():
 
 # go_heap of a Go agent keeping 16 KiB a turn, as a CI run read it (iteration: MiB from there on). gctrace prints
 # whole MiB and the live heap at the latest collection lags, so the stairs are uneven and dip back a MiB at times.
-GO_STAIRS = {2: 2, 57: 3, 71: 2, 72: 3, 75: 2, 76: 3, 107: 4, 110: 3, 120: 4, 185: 5, 249: 6, 279: 5, 283: 6, 311: 7,
-             330: 6, 335: 7, 381: 8, 387: 7, 394: 8}
+GO_STAIRS = {
+    2: 2,
+    57: 3,
+    71: 2,
+    72: 3,
+    75: 2,
+    76: 3,
+    107: 4,
+    110: 3,
+    120: 4,
+    185: 5,
+    249: 6,
+    279: 5,
+    283: 6,
+    311: 7,
+    330: 6,
+    335: 7,
+    381: 8,
+    387: 7,
+    394: 8,
+}
 
 
 def stairs(points: dict[int, int], end: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,9 +119,13 @@ def test_spike_between_boundaries_is_caught_through_peaks():
 def counters(series: dict, n: int = N, warmup: int = 50):
     """Judge exact counters alone (memory flat) over iterations 0..n."""
     xs = np.arange(n + 1)
-    return judge(xs, np.full(n + 1, float(BASE)), Thresholds(budget=50 * MB, per_iteration=50 * MB / n, warmup=warmup,
-                                                             counters=tuple(series)), metric="rss",
-                 counters={name: f(xs).astype(float) for name, f in series.items()})
+    return judge(
+        xs,
+        np.full(n + 1, float(BASE)),
+        Thresholds(budget=50 * MB, per_iteration=50 * MB / n, warmup=warmup, counters=tuple(series)),
+        metric="rss",
+        counters={name: f(xs).astype(float) for name, f in series.items()},
+    )
 
 
 @pytest.mark.parametrize("window", [10, 13, 17, 26, 39])
@@ -198,8 +221,12 @@ def test_default_warmup(iterations, expected):
 def test_long_runs_are_reduced_before_fitting():
     n = 20_000
     xs = np.arange(n + 1)
-    v = judge(xs, BASE + 10_000 * xs + rng.normal(0, MB, n + 1),
-              Thresholds(budget=100 * MB, per_iteration=1000, warmup=100), metric="rss")
+    v = judge(
+        xs,
+        BASE + 10_000 * xs + rng.normal(0, MB, n + 1),
+        Thresholds(budget=100 * MB, per_iteration=1000, warmup=100),
+        metric="rss",
+    )
     assert v.leaked and 9_000 < v.growth_per_iteration < 11_000
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from leakbench.attribution import TracemallocWindow, TypeCounts, format_attribution
+from leakbench.attribution.traces import TracemallocWindow, TypeCounts, format_attribution
 
 
 class Session:
@@ -103,7 +103,7 @@ HARNESS = ("numpy", "scipy", "json", "leakbench", "dataclasses", "iterator")
 
 def attribution_of(text: str) -> str:
     start = text.index("tracemalloc:")
-    return text[start:text.index("\n=", start)] if "\n=" in text[start:] else text[start:]
+    return text[start : text.index("\n=", start)] if "\n=" in text[start:] else text[start:]
 
 
 def test_a_pytest_loops_failure_blames_the_test_not_the_harness(pytester):
@@ -118,11 +118,11 @@ def test_a_pytest_loops_failure_blames_the_test_not_the_harness(pytester):
 
 
 def test_a_callables_failure_blames_the_callable_not_the_harness(tmp_path, monkeypatch):
-    from leakbench.config import RunConfig
-    from leakbench.run import run
-    from leakbench.scenario import load_scenario
-
     from conftest import ROOT
+
+    from leakbench.api import run
+    from leakbench.running.config import RunConfig
+    from leakbench.scenario.spec import load_scenario
 
     kept = []
 

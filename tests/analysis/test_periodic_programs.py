@@ -17,8 +17,7 @@ import sys
 
 import numpy as np
 import pytest
-
-from conftest import LOOP, ROOT, TARGETS
+from conftest import LOOP, TARGETS
 
 pytest_plugins = ["pytester"]
 
@@ -33,14 +32,20 @@ LEAKY = [("every", (3,), None), ("every", (7,), None)]
 
 def bare_truth(name: str, args: tuple, turns: int = 900) -> tuple[np.ndarray, np.ndarray]:
     """Blocks after a full collection at every turn, measured without leakbench."""
-    out = subprocess.run([PY, str(HABITS), name, *map(str, args), "--truth", str(turns)], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    out = subprocess.run(
+        [PY, str(HABITS), name, *map(str, args), "--truth", str(turns)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
     rows = [line.split() for line in out.splitlines() if line.startswith("truth ")]
     return np.array([int(r[1]) for r in rows]), np.array([int(r[2]) for r in rows])
 
 
 def floor_growth(turns: np.ndarray, blocks: np.ndarray, period: int) -> float:
-    """Blocks per turn between the floors of the first and the last period after a warm-up of 20: the truth's own reading."""
+    """Blocks per turn between the floors of the first and the last period after a warm-up of 20: the truth's own
+    reading."""
     first, last = blocks[20 : 20 + period], blocks[-period:]
     return float((last.min() - first.min()) / (turns[-period:][last.argmin()] - turns[20 + first.argmin()]))
 
@@ -83,8 +88,9 @@ def run_loops(pytester, cases: list[tuple[str, tuple, int]]) -> dict[tuple[str, 
     """Each case as a pytest loop of its own, in one pytest run; the summaries by case."""
     pytester.makepyfile(LOOP_TESTS.format(targets=str(TARGETS), cases=cases))
     pytester.makeini("[pytest]\nasyncio_mode = auto\n")
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--leak-warmup", "20", f"--leak-results={pytester.path / 'res'}",
-                                  timeout=600)
+    pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--leak-warmup", "20", f"--leak-results={pytester.path / 'res'}", timeout=600
+    )
     found = {}
     for summary in (pytester.path / "res").glob("*/summary.json"):
         s = json.loads(summary.read_text())
@@ -97,7 +103,12 @@ def test_bounded_habits_pass_wherever_the_run_ends(pytester):
     cases = [(name, args, n) for name, args, period in BOUNDED for n in phases(period)]
     for (name, args, n), s in run_loops(pytester, cases).items():
         assert s["verdict"] == "pass", (name, args, n, s["reason"])
-        assert s["counters"]["blocks"]["seen"].startswith("bounded: falls back every ~"), (name, args, n, s["counters"]["blocks"])
+        assert s["counters"]["blocks"]["seen"].startswith("bounded: falls back every ~"), (
+            name,
+            args,
+            n,
+            s["counters"]["blocks"],
+        )
 
 
 def test_a_record_every_third_or_seventh_turn_fails_wherever_the_run_ends(pytester):
@@ -107,18 +118,36 @@ def test_a_record_every_third_or_seventh_turn_fails_wherever_the_run_ends(pytest
         assert s["counters"]["blocks"]["fired"] and "still rising" in s["reason"]
 
 
-@pytest.mark.parametrize("habit,n,verdict", [
-    (("batch", "60"), 340, "pass"),    # ends 20 turns after a flush
-    (("batch", "60"), 370, "pass"),    # ends 10 turns before one
-    (("handler", "50"), 335, "pass"),
-    (("timers",), 580, "pass"),
-    (("every", "3"), 150, "leak"),
-    (("every", "7"), 220, "leak"),
-], ids=lambda v: "-".join(v) if isinstance(v, tuple) else str(v))
+@pytest.mark.parametrize(
+    "habit,n,verdict",
+    [
+        (("batch", "60"), 340, "pass"),  # ends 20 turns after a flush
+        (("batch", "60"), 370, "pass"),  # ends 10 turns before one
+        (("handler", "50"), 335, "pass"),
+        (("timers",), 580, "pass"),
+        (("every", "3"), 150, "leak"),
+        (("every", "7"), 220, "leak"),
+    ],
+    ids=lambda v: "-".join(v) if isinstance(v, tuple) else str(v),
+)
 def test_a_python_process_with_the_habit_is_judged_as_its_truth(leakbench, habit, n, verdict):
     """The same habits in their own process, one chat request a turn, read by the injected Python probe."""
-    r = leakbench("run", str(LOOP), "--iterations", str(n), "--warmup", "20", "--budget", "50MB", "--no-progress",
-                  "--", PY, str(HABITS), *habit, timeout=300)
+    r = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        str(n),
+        "--warmup",
+        "20",
+        "--budget",
+        "50MB",
+        "--no-progress",
+        "--",
+        PY,
+        str(HABITS),
+        *habit,
+        timeout=300,
+    )
     s = r.summary
     assert s["verdict"] == verdict, (s["reason"], r.proc.stdout[-2000:], r.proc.stderr[-2000:])
     assert s["probe"]["kind"] == "python" and s["iterations_done"] == n

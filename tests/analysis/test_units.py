@@ -3,10 +3,19 @@ import pytest
 from leakbench.units import SizeError, format_size, parse_size
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("50MB", 50_000_000), ("50 MB", 50_000_000), ("50MiB", 50 * 2**20), ("512KB", 512_000),
-    ("1.5GB", 1_500_000_000), ("1048576", 2**20), ("1gib", 2**30), (4096, 4096),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("50MB", 50_000_000),
+        ("50 MB", 50_000_000),
+        ("50MiB", 50 * 2**20),
+        ("512KB", 512_000),
+        ("1.5GB", 1_500_000_000),
+        ("1048576", 2**20),
+        ("1gib", 2**30),
+        (4096, 4096),
+    ],
+)
 def test_sizes_people_write(text, expected):
     assert parse_size(text) == expected
 

@@ -12,11 +12,10 @@ import shutil
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "examples"))
-from catalogue import PAIRS, Pair, by_name  # noqa: E402
+from catalogue import PAIRS, Pair, by_name
 
 JS_DEPS = ROOT / "examples" / "ralph-js" / "node_modules" / "@opencode-ai" / "sdk"
 

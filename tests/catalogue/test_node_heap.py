@@ -27,7 +27,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import JS
 
 CLIENT = JS / "session_client.mjs"
@@ -35,13 +34,33 @@ CLIENT = JS / "session_client.mjs"
 pytestmark = [
     pytest.mark.node,
     pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
-    pytest.mark.skipif(not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(), reason="tests/js/node_modules is absent: run `npm ci` in tests/js"),
+    pytest.mark.skipif(
+        not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(),
+        reason="tests/js/node_modules is absent: run `npm ci` in tests/js",
+    ),
 ]
 
 
-def churn(leakbench, name: str, iterations: int, *options: str, client: tuple[str, ...] = (), node: tuple[str, ...] = ()):
-    return leakbench("run", "session-churn", "--name", name, "--no-progress", "--iterations", str(iterations), *options,
-                     "--", "node", *node, str(CLIENT), *client, name=name, timeout=600)
+def churn(
+    leakbench, name: str, iterations: int, *options: str, client: tuple[str, ...] = (), node: tuple[str, ...] = ()
+):
+    return leakbench(
+        "run",
+        "session-churn",
+        "--name",
+        name,
+        "--no-progress",
+        "--iterations",
+        str(iterations),
+        *options,
+        "--",
+        "node",
+        *node,
+        str(CLIENT),
+        *client,
+        name=name,
+        timeout=600,
+    )
 
 
 def test_a_clean_node_client_passes_on_its_heap_at_a_2_kib_threshold(leakbench):
@@ -65,14 +84,24 @@ def test_a_4_kib_record_per_session_kept_in_a_map_is_caught_on_the_heap(leakbenc
 
 def test_a_64_kib_buffer_per_session_is_caught_without_flags(leakbench):
     """Its bytes are outside the JS heap (``external``): the default metric counts them."""
-    r = churn(leakbench, "leaky-buffer", 200, "--per-iteration", "16KiB", "--no-heap-snapshots", client=("--keep-buffer", "65536"))
+    r = churn(
+        leakbench,
+        "leaky-buffer",
+        200,
+        "--per-iteration",
+        "16KiB",
+        "--no-heap-snapshots",
+        client=("--keep-buffer", "65536"),
+    )
     s = r.summary
     assert r.code == 1 and s["verdict"] == "leak" and s["metric"] == "js_retained", r.proc.stdout + r.proc.stderr
     assert s["growth_per_iteration_low"] > 65536 * 0.75  # the Buffer, seen whole
 
 
 def test_without_heap_snapshots_the_leak_is_still_caught_on_the_heap_but_not_attributed(leakbench):
-    r = churn(leakbench, "leaky-nosnap", 120, "--per-iteration", "2KiB", "--no-heap-snapshots", client=("--keep", "4096"))
+    r = churn(
+        leakbench, "leaky-nosnap", 120, "--per-iteration", "2KiB", "--no-heap-snapshots", client=("--keep", "4096")
+    )
     s = r.summary
     assert r.code == 1 and s["metric"] == "js_retained", r.proc.stdout + r.proc.stderr
     assert not s.get("heap_growth") and not (r.dir / "heap-snapshots").exists()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 PY = sys.executable
@@ -37,7 +36,12 @@ ANTHROPIC_SCENARIO = ROOT / "examples" / "scenarios" / "tool-calls-anthropic.tom
 # keep a longer warm-up
 CLIENTS = {
     "openai": ("tool-calls", [PY, str(OPENAI)], "examples.clients.openai_agent:one_turn", ["--iterations", "200"]),
-    "anthropic": (str(ANTHROPIC_SCENARIO), [PY, str(ANTHROPIC)], "examples.clients.anthropic_agent:one_turn", ["--iterations", "400", "--warmup", "200"]),
+    "anthropic": (
+        str(ANTHROPIC_SCENARIO),
+        [PY, str(ANTHROPIC)],
+        "examples.clients.anthropic_agent:one_turn",
+        ["--iterations", "400", "--warmup", "200"],
+    ),
 }
 
 
@@ -52,14 +56,29 @@ def check_pass(r, iterations: int) -> dict:
 def run_process(leakbench, client: str, extra: list[str], timeout: float = 600):
     scenario, command, _, _ = CLIENTS[client]
     name = f"{client}-process"
-    return leakbench("run", scenario, "--name", name, "--no-progress", *extra, "--", *command, name=name, timeout=timeout)
+    return leakbench(
+        "run", scenario, "--name", name, "--no-progress", *extra, "--", *command, name=name, timeout=timeout
+    )
 
 
 def run_inprocess(leakbench, client: str, extra: list[str], timeout: float = 600):
     scenario, _, target, _ = CLIENTS[client]
     name = f"{client}-inprocess"
     # the examples package is found from the repository root, as a user's own module would be
-    return leakbench("run", scenario, "--name", name, "--no-progress", "--mock", "process", "--target", target, *extra, name=name, timeout=timeout)
+    return leakbench(
+        "run",
+        scenario,
+        "--name",
+        name,
+        "--no-progress",
+        "--mock",
+        "process",
+        "--target",
+        target,
+        *extra,
+        name=name,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -83,7 +102,9 @@ def test_sdk_in_process_with_the_mock_in_a_process_passes(leakbench_at_root, cli
 
 def test_respx_does_not_reach_an_httpx2_sdk(leakbench_at_root):
     scenario, _, target, _ = CLIENTS["openai"]
-    r = leakbench_at_root("run", scenario, "--name", "respx", "--no-progress", "--iterations", "30", "--target", target, name="respx")
+    r = leakbench_at_root(
+        "run", scenario, "--name", "respx", "--no-progress", "--iterations", "30", "--target", target, name="respx"
+    )
     assert r.code == 3, r.proc.stdout + r.proc.stderr
     assert "APIConnectionError" in r.summary["reason"]
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from leakbench.heapsnap.growth import grown_classes
-from leakbench.heapsnap.reader import SnapshotError, read_snapshot
-from leakbench.heapsnap.report import HTML, MARKDOWN
-from leakbench.heapsnap.window import SNAPSHOT_DIR, HeapSnapshotWindow
+from leakbench.attribution.heapsnap.growth import grown_classes
+from leakbench.attribution.heapsnap.reader import SnapshotError, read_snapshot
+from leakbench.attribution.heapsnap.report import HTML, MARKDOWN
+from leakbench.attribution.heapsnap.window import SNAPSHOT_DIR, HeapSnapshotWindow
 from leakbench.reporters import write_reports
 from leakbench.reporters.summary_text import SummaryText
-from leakbench.results import Summary
+from leakbench.verdict.results import Summary
 
 HERE = Path(__file__).parent
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 def snapshots(tmp_path: Path, mode: str, marks: tuple[int, ...] = (100, 300, 500)) -> list[Path]:
     subprocess.run(
         ["node", "--expose-gc", str(HERE / "records.js"), mode, str(tmp_path), *map(str, marks)],
-        check=True, timeout=120,
+        check=True,
+        timeout=120,
     )
     return [tmp_path / f"{mode}-{mark}.heapsnapshot" for mark in marks]
 
@@ -86,7 +87,9 @@ def test_two_snapshots_are_one_step(leaky):
 
 
 def test_paths_use_the_programs_own_names_for_what_holds(tmp_path):
-    subprocess.run(["node", "--expose-gc", str(HERE / "holders.js"), str(tmp_path), "50", "150", "250"], check=True, timeout=120)
+    subprocess.run(
+        ["node", "--expose-gc", str(HERE / "holders.js"), str(tmp_path), "50", "150", "250"], check=True, timeout=120
+    )
     rows = {row.name: row for row in grown_classes([tmp_path / f"holders-{n}.heapsnapshot" for n in (50, 150, 250)])}
     assert rows["Event"].path == ("Array", "globalThis.events")
     assert rows["Entry"].path == ("Map", "cache (module scope)")
@@ -103,7 +106,10 @@ class Target:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            ["node", "--expose-gc", str(HERE / "session_server.js")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            ["node", "--expose-gc", str(HERE / "session_server.js")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def send(self, line: str) -> None:
@@ -183,10 +189,17 @@ def test_a_failing_snapshot_warns_once_and_costs_nothing_else(tmp_path, capsys):
     assert capsys.readouterr().err.count("warning") == 1
 
 
-ROWS = [{
-    "constructor": "RunRecord", "counts": [100, 300, 500], "self_sizes": [1, 2, 3], "new": 400, "retained": 1_700_000,
-    "path": ["Map", "runs (module scope)"], "text": "RunRecord x 400, 1.62 MiB <- Map <- runs (module scope)",
-}]
+ROWS = [
+    {
+        "constructor": "RunRecord",
+        "counts": [100, 300, 500],
+        "self_sizes": [1, 2, 3],
+        "new": 400,
+        "retained": 1_700_000,
+        "path": ["Map", "runs (module scope)"],
+        "text": "RunRecord x 400, 1.62 MiB <- Map <- runs (module scope)",
+    }
+]
 
 
 def test_the_grown_constructors_reach_every_report(tmp_path):
@@ -211,4 +224,6 @@ def test_snapshots_that_cannot_be_read_cost_the_attribution_not_the_run(tmp_path
     report = window.report(None, failed=True)
     assert report["heap_growth"] == [] and "not a V8 heap snapshot" in report["heap_growth_error"]
     assert capsys.readouterr().err.count("warning") == 1
-    assert SummaryText(Summary(verdict="leak", **report)).details() == [f"heap snapshots: {report['heap_growth_error']}"]
+    assert SummaryText(Summary(verdict="leak", **report)).details() == [
+        f"heap snapshots: {report['heap_growth_error']}"
+    ]

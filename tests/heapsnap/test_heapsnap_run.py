@@ -5,23 +5,41 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import JS, ROOT
-from leakbench.heapsnap.report import MARKDOWN
-from leakbench.heapsnap.window import SNAPSHOT_DIR
+
+from leakbench.attribution.heapsnap.report import MARKDOWN
+from leakbench.attribution.heapsnap.window import SNAPSHOT_DIR
 
 CLIENT = JS / "session_client.mjs"
 RALPH = ROOT / "examples" / "ralph-js"
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
-    pytest.mark.skipif(not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(), reason="tests/js/node_modules is absent: run `npm ci` in tests/js"),
+    pytest.mark.skipif(
+        not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(),
+        reason="tests/js/node_modules is absent: run `npm ci` in tests/js",
+    ),
 ]
 
 
 def churn(leakbench, name: str, iterations: int, threshold: str, *client: str):
-    return leakbench("run", "session-churn", "--name", name, "--no-progress", "--iterations", str(iterations),
-                     "--per-iteration", threshold, "--", "node", str(CLIENT), *client, name=name, timeout=300)
+    return leakbench(
+        "run",
+        "session-churn",
+        "--name",
+        name,
+        "--no-progress",
+        "--iterations",
+        str(iterations),
+        "--per-iteration",
+        threshold,
+        "--",
+        "node",
+        str(CLIENT),
+        *client,
+        name=name,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow  # about 20 s alone, a minute on a loaded machine
@@ -50,10 +68,24 @@ def test_a_passing_run_reports_no_heap_growth_and_keeps_no_snapshot(leakbench):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (RALPH / "node_modules" / "@opencode-ai" / "sdk").is_dir(), reason="npm ci --prefix examples/ralph-js")
+@pytest.mark.skipif(
+    not (RALPH / "node_modules" / "@opencode-ai" / "sdk").is_dir(), reason="npm ci --prefix examples/ralph-js"
+)
 def test_the_ralph_twin_report_names_the_array_that_keeps_whole_events(leakbench):
-    r = leakbench("run", str(ROOT / "examples" / "scenarios" / "ralph.toml"), "--name", "ralph", "--no-progress",
-                  "--", "node", "--expose-gc", str(RALPH / "ralph.mjs"), "--leaky", name="ralph", timeout=300)
+    r = leakbench(
+        "run",
+        str(ROOT / "examples" / "scenarios" / "ralph.toml"),
+        "--name",
+        "ralph",
+        "--no-progress",
+        "--",
+        "node",
+        "--expose-gc",
+        str(RALPH / "ralph.mjs"),
+        "--leaky",
+        name="ralph",
+        timeout=300,
+    )
     s = r.summary
     assert s["verdict"] == "leak", r.proc.stdout + r.proc.stderr
     first = s["heap_growth"][0]

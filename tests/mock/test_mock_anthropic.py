@@ -8,9 +8,9 @@ from pathlib import Path
 import anthropic
 import pytest
 
-from leakbench import payloads
 from leakbench.mock import LoopbackServer, build_app
-from leakbench.scenario import load_scenario
+from leakbench.scenario import payloads
+from leakbench.scenario.spec import load_scenario
 
 USER = [{"role": "user", "content": "go"}]
 
@@ -37,7 +37,9 @@ def test_streamed_tool_use_then_end_turn_with_one_boundary_per_request():
     for message in messages[:2]:
         (block,) = message.content
         assert message.stop_reason == "tool_use"
-        assert block.type == "tool_use" and block.name == "grep" and block.input == {"pattern": "LEAKBENCH", "path": "."}
+        assert (
+            block.type == "tool_use" and block.name == "grep" and block.input == {"pattern": "LEAKBENCH", "path": "."}
+        )
     assert messages[2].stop_reason == "end_turn" and messages[2].content[0].type == "text"
     assert boundaries == [0, 1, 2]
 
@@ -55,7 +57,10 @@ def test_text_deltas_carry_the_payload_and_plain_json_matches(tmp_path):
 
 
 def test_megabytes_in_tool_input_arrive_as_input_json_deltas(tmp_path):
-    body = 'iterations = 2\n[serve]\ntool = "write"\narguments = { file = "{file}", text = "{payload}" }\nsize = "1MB"\nshape = "json"\nevents = 3\n'
+    body = (
+        'iterations = 2\n[serve]\ntool = "write"\narguments = { file = "{file}", text = "{payload}" }\n'
+        'size = "1MB"\nshape = "json"\nevents = 3\n'
+    )
     s = scenario(tmp_path, body)
     with LoopbackServer(build_app(s)) as server:
         client = anthropic.Anthropic(base_url=server.url, api_key="test")
@@ -66,11 +71,15 @@ def test_megabytes_in_tool_input_arrive_as_input_json_deltas(tmp_path):
 
 
 def test_a_retrying_client_survives_429_and_500(tmp_path):
-    s = scenario(tmp_path, "iterations = 3\n[faults]\nrate_limit_every = 1\nserver_error_every = 2\nretry_after = 0.05\n")
+    s = scenario(
+        tmp_path, "iterations = 3\n[faults]\nrate_limit_every = 1\nserver_error_every = 2\nretry_after = 0.05\n"
+    )
     boundaries: list[int] = []
     with LoopbackServer(build_app(s, boundaries.append)) as server:
         with pytest.raises(anthropic.RateLimitError):
-            anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0).messages.create(model="m", max_tokens=1, messages=USER)
+            anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0).messages.create(
+                model="m", max_tokens=1, messages=USER
+            )
         client = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=2)
         reasons = [stream_once(client).stop_reason for _ in range(4)]
     assert reasons == ["tool_use", "tool_use", "tool_use", "end_turn"]

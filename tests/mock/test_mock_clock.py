@@ -16,7 +16,7 @@ import pytest
 from leakbench.mock import LoopbackServer, build_app
 from leakbench.mock import clock as clock_module
 from leakbench.mock.clock import Clock
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
 
 USER = [{"role": "user", "content": "go"}]
 
@@ -47,23 +47,27 @@ class Boundaries:
 
 def test_exactly_n_requests_end_the_last_iteration_once_the_target_is_quiet(quick_settle):
     boundaries = Boundaries()
-    with LoopbackServer(build_app(load_scenario("demo", iterations=3, serve={"size": "1KB"}), boundaries)) as server:
-        with httpx.Client(base_url=server.url) as client:
-            for _ in range(3):
-                client.post("/v1/chat/completions", json={"messages": USER})
-            answered = time.monotonic()
-            assert boundaries.wait_for(3, timeout=5)
+    with (
+        LoopbackServer(build_app(load_scenario("demo", iterations=3, serve={"size": "1KB"}), boundaries)) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        for _ in range(3):
+            client.post("/v1/chat/completions", json={"messages": USER})
+        answered = time.monotonic()
+        assert boundaries.wait_for(3, timeout=5)
     assert boundaries.seen == [0, 1, 2, 3]
     assert boundaries.at[-1] - answered > 0.1  # after a settle time (0.2 s from the answer's last byte), not at once
 
 
 def test_the_final_request_ends_it_at_once_and_the_quiet_timer_never_fires_it_again(quick_settle):
     boundaries = Boundaries()
-    with LoopbackServer(build_app(load_scenario("demo", iterations=2, serve={"size": "1KB"}), boundaries)) as server:
-        with httpx.Client(base_url=server.url) as client:
-            for _ in range(3):
-                client.post("/v1/chat/completions", json={"messages": USER})
-            time.sleep(0.6)
+    with (
+        LoopbackServer(build_app(load_scenario("demo", iterations=2, serve={"size": "1KB"}), boundaries)) as server,
+        httpx.Client(base_url=server.url) as client,
+    ):
+        for _ in range(3):
+            client.post("/v1/chat/completions", json={"messages": USER})
+        time.sleep(0.6)
     assert boundaries.seen == [0, 1, 2]
 
 
@@ -93,7 +97,9 @@ def test_the_settle_time_is_twice_the_longest_think_time_and_at_least_the_minimu
 
 def test_exactly_n_opencode_sessions_end_the_last_iteration_once_quiet(quick_settle):
     boundaries = Boundaries()
-    scenario = load_scenario("session-churn", iterations=2, serve={"size": "1KB", "events": 1}, sessions={"tool_calls": 1})
+    scenario = load_scenario(
+        "session-churn", iterations=2, serve={"size": "1KB", "events": 1}, sessions={"tool_calls": 1}
+    )
     with LoopbackServer(build_app(scenario, boundaries)) as server, httpx.Client(base_url=server.url) as client:
         for _ in range(2):
             sid = client.post("/session", json={}).json()["id"]

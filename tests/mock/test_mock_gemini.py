@@ -11,12 +11,12 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from leakbench import payloads
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, build_app
-from leakbench.scenario import load_scenario
-from leakbench.target import DUMMY_KEY
-from leakbench.workspace import file_for_unit
+from leakbench.running.target import DUMMY_KEY
+from leakbench.scenario import payloads
+from leakbench.scenario.spec import load_scenario
+from leakbench.scenario.workspace import file_for_unit
 
 MODEL = "gemini-2.5-flash"
 
@@ -46,7 +46,11 @@ def connections(monkeypatch):
 
 
 def test_function_calls_streamed_and_plain_then_a_final_text_one_boundary_per_request(tmp_path, connections):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 3\n[serve]\ntool = "grep"\narguments = { pattern = "{needle}", path = "{file}" }\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path, 'iterations = 3\n[serve]\ntool = "grep"\narguments = { pattern = "{needle}", path = "{file}" }\n'
+        )
+    )
     boundaries: list[int] = []
     with LoopbackServer(build_app(scenario, boundaries.append)) as server:
         client = sdk(server)
@@ -63,7 +67,11 @@ def test_function_calls_streamed_and_plain_then_a_final_text_one_boundary_per_re
 
 
 def test_text_streams_in_events_chunks_and_plain_answers_carry_the_whole_payload(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 2\n[serve]\nanswer = "text"\nsize = "200KB"\nshape = "lines"\nevents = 6\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path, 'iterations = 2\n[serve]\nanswer = "text"\nsize = "200KB"\nshape = "lines"\nevents = 6\n'
+        )
+    )
     expected = payloads.generate("lines", 200_000).decode()
     with LoopbackServer(build_app(scenario)) as server:
         client = sdk(server)
@@ -71,12 +79,21 @@ def test_text_streams_in_events_chunks_and_plain_answers_carry_the_whole_payload
         plain = client.models.generate_content(model=MODEL, contents="go")
     texts = [chunk.text for chunk in chunks if chunk.text]
     assert len(texts) == 6 and "".join(texts) == expected
-    assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP and chunks[-1].usage_metadata.total_token_count == 2
+    assert (
+        chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+        and chunks[-1].usage_metadata.total_token_count == 2
+    )
     assert plain.text == expected
 
 
 def test_the_payload_rides_in_function_call_args_as_an_object(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 1\n[serve]\ntool = "write"\narguments = { path = "out.txt", content = "{payload}" }\nsize = "1MB"\nshape = "json"\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path,
+            'iterations = 1\n[serve]\ntool = "write"\narguments = { path = "out.txt", content = "{payload}" }\n'
+            'size = "1MB"\nshape = "json"\n',
+        )
+    )
     with LoopbackServer(build_app(scenario)) as server:
         client = sdk(server)  # held: a Client closes its connection pool when collected
         (chunk,) = list(client.models.generate_content_stream(model=MODEL, contents="go"))
@@ -86,7 +103,13 @@ def test_the_payload_rides_in_function_call_args_as_an_object(tmp_path):
 
 @pytest.mark.parametrize("version", ["v1beta", "v1"])
 def test_both_api_versions_are_served_and_faults_use_googles_error_format(tmp_path, version):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 2\n[serve]\nanswer = "text"\nsize = "1KB"\n[faults]\nrate_limit_every = 1\nretry_after = 0.5\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path,
+            'iterations = 2\n[serve]\nanswer = "text"\nsize = "1KB"\n'
+            "[faults]\nrate_limit_every = 1\nretry_after = 0.5\n",
+        )
+    )
     with LoopbackServer(build_app(scenario)) as server:
         url = f"{server.url}/{version}/models/{MODEL}:streamGenerateContent?alt=sse"
         refused, retried = httpx.post(url, json={"contents": []}), httpx.post(url, json={"contents": []})

@@ -9,9 +9,9 @@ import threading
 import httpx
 import pytest
 
-from leakbench import payloads
 from leakbench.mock import LoopbackServer, build_app, mock_httpx
-from leakbench.scenario import load_scenario
+from leakbench.scenario import payloads
+from leakbench.scenario.spec import load_scenario
 
 BASE = "http://mock.leakbench"
 
@@ -41,9 +41,11 @@ def test_sync_client_streams_sse_and_counts_boundaries_in_the_app_loop():
 
 async def test_async_client_streams_sse():
     with mock_httpx(build_app(text_scenario()), BASE):
-        async with httpx.AsyncClient(base_url=BASE) as client:
-            async with client.stream("POST", "/v1/chat/completions", json={"stream": True}) as response:
-                lines = [line async for line in response.aiter_lines()]
+        async with (
+            httpx.AsyncClient(base_url=BASE) as client,
+            client.stream("POST", "/v1/chat/completions", json={"stream": True}) as response,
+        ):
+            lines = [line async for line in response.aiter_lines()]
     assert [line for line in lines if line][-1] == "data: [DONE]"
     assert sum(1 for e in chat_events(lines) if e["choices"] and e["choices"][0]["delta"].get("content")) == 4
 
@@ -64,16 +66,22 @@ async def test_an_endless_event_stream_can_be_read_and_closed_early():
 
 def test_a_cut_stream_is_a_protocol_error_as_over_a_socket():
     cut = load_scenario("demo", iterations=3, serve={"answer": "text", "size": "100KB"}, faults={"cut_every": 1})
-    with mock_httpx(build_app(cut), BASE), httpx.Client(base_url=BASE) as client:
-        with pytest.raises(httpx.RemoteProtocolError, match="incomplete|closed"):
-            client.post("/v1/chat/completions", json={"stream": True})
+    with (
+        mock_httpx(build_app(cut), BASE),
+        httpx.Client(base_url=BASE) as client,
+        pytest.raises(httpx.RemoteProtocolError, match="incomplete|closed"),
+    ):
+        client.post("/v1/chat/completions", json={"stream": True})
 
 
 def test_other_hosts_pass_through_to_the_network():
-    with LoopbackServer(build_app(load_scenario("demo"))) as real:
-        with mock_httpx(build_app(load_scenario("soak")), BASE), httpx.Client() as client:
-            assert client.get(real.url + "/leakbench/status").json()["scenario"] == "demo"
-            assert client.get(BASE + "/leakbench/status").json()["scenario"] == "soak"
+    with (
+        LoopbackServer(build_app(load_scenario("demo"))) as real,
+        mock_httpx(build_app(load_scenario("soak")), BASE),
+        httpx.Client() as client,
+    ):
+        assert client.get(real.url + "/leakbench/status").json()["scenario"] == "demo"
+        assert client.get(BASE + "/leakbench/status").json()["scenario"] == "soak"
 
 
 def test_no_request_is_kept_after_its_response():
@@ -99,14 +107,18 @@ def test_threads_and_event_loops_each_get_their_answers():
         def worker() -> None:
             with httpx.Client(base_url=BASE) as client:
                 for _ in range(5):
-                    sizes.append(len(client.post("/v1/chat/completions", json={}).json()["choices"][0]["message"]["content"]))
+                    sizes.append(
+                        len(client.post("/v1/chat/completions", json={}).json()["choices"][0]["message"]["content"])
+                    )
 
         async def async_worker() -> None:
             async with httpx.AsyncClient(base_url=BASE) as client:
                 replies = await asyncio.gather(*(client.post("/v1/chat/completions", json={}) for _ in range(5)))
                 sizes.extend(len(r.json()["choices"][0]["message"]["content"]) for r in replies)
 
-        threads = [threading.Thread(target=worker) for _ in range(3)] + [threading.Thread(target=asyncio.run, args=(async_worker(),))]
+        threads = [threading.Thread(target=worker) for _ in range(3)] + [
+            threading.Thread(target=asyncio.run, args=(async_worker(),))
+        ]
         for t in threads:
             t.start()
         for t in threads:

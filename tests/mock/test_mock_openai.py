@@ -20,12 +20,12 @@ import openai
 import psutil
 import pytest
 
-from leakbench import payloads
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, MockProcess, build_app
-from leakbench.mock.serve import serve
-from leakbench.scenario import load_scenario
-from leakbench.workspace import file_for_unit
+from leakbench.mock.foreground import serve
+from leakbench.scenario import payloads
+from leakbench.scenario.spec import load_scenario
+from leakbench.scenario.workspace import file_for_unit
 
 USER = [{"role": "user", "content": "go"}]
 
@@ -64,19 +64,28 @@ def test_streamed_tool_calls_then_a_final_answer_with_one_boundary_per_request()
 
 
 def test_text_answers_carry_the_payload_streamed_in_events_and_as_plain_json(tmp_path):
-    path = scenario_file(tmp_path, 'iterations = 5\n[serve]\nanswer = "text"\nsize = "300KB"\nshape = "lines"\nevents = 7\n')
+    path = scenario_file(
+        tmp_path, 'iterations = 5\n[serve]\nanswer = "text"\nsize = "300KB"\nshape = "lines"\nevents = 7\n'
+    )
     scenario = load_scenario(str(path))
     expected = payloads.generate("lines", 300_000).decode()
     with LoopbackServer(build_app(scenario)) as server:
         client = sdk(server)
-        deltas = [c.choices[0].delta.content for c in client.chat.completions.create(model="m", messages=USER, stream=True) if c.choices and c.choices[0].delta.content]
+        deltas = [
+            c.choices[0].delta.content
+            for c in client.chat.completions.create(model="m", messages=USER, stream=True)
+            if c.choices and c.choices[0].delta.content
+        ]
         plain = client.chat.completions.create(model="m", messages=USER)
     assert "".join(deltas) == expected and len(deltas) == 7
     assert plain.choices[0].message.content == expected and plain.choices[0].finish_reason == "stop"
 
 
 def test_structured_output_clients_get_the_json_they_asked_for(tmp_path):
-    body = 'iterations = 2\n[serve]\nanswer = "text"\nsize = "50KB"\nshape = "json"\ncontent = { verdict = "ok", unit = "{i}", results = "{payload}" }\n'
+    body = (
+        'iterations = 2\n[serve]\nanswer = "text"\nsize = "50KB"\nshape = "json"\n'
+        'content = { verdict = "ok", unit = "{i}", results = "{payload}" }\n'
+    )
     scenario = load_scenario(str(scenario_file(tmp_path, body)))
     with LoopbackServer(build_app(scenario)) as server:
         message = sdk(server).chat.completions.create(model="m", messages=USER).choices[0].message
@@ -86,7 +95,10 @@ def test_structured_output_clients_get_the_json_they_asked_for(tmp_path):
 
 
 def test_the_payload_can_ride_in_tool_arguments(tmp_path):
-    body = 'iterations = 2\n[serve]\ntool = "write"\narguments = { path = "out.txt", content = "{payload}" }\nsize = "2MB"\nshape = "grep"\nevents = 4\n'
+    body = (
+        'iterations = 2\n[serve]\ntool = "write"\narguments = { path = "out.txt", content = "{payload}" }\n'
+        'size = "2MB"\nshape = "grep"\nevents = 4\n'
+    )
     scenario = load_scenario(str(scenario_file(tmp_path, body)))
     with LoopbackServer(build_app(scenario)) as server:
         call = stream_once(sdk(server)).message.tool_calls[0]
@@ -105,11 +117,16 @@ def test_a_retrying_client_survives_429_and_500_without_skipping_units(tmp_path)
 
 
 def test_rate_limit_carries_retry_after_and_the_retry_is_served(tmp_path):
-    scenario = load_scenario(str(scenario_file(tmp_path, "iterations = 2\n[faults]\nrate_limit_every = 1\nretry_after = 2.5\n")))
+    scenario = load_scenario(
+        str(scenario_file(tmp_path, "iterations = 2\n[faults]\nrate_limit_every = 1\nretry_after = 2.5\n"))
+    )
     with LoopbackServer(build_app(scenario)) as server:
         with pytest.raises(openai.RateLimitError):
             sdk(server, max_retries=0).chat.completions.create(model="m", messages=USER)
-        assert sdk(server, max_retries=0).chat.completions.create(model="m", messages=USER).choices[0].finish_reason == "tool_calls"
+        assert (
+            sdk(server, max_retries=0).chat.completions.create(model="m", messages=USER).choices[0].finish_reason
+            == "tool_calls"
+        )
         response = httpx.post(server.url + "/v1/chat/completions", json={"messages": USER})
     assert response.status_code == 429
     assert response.headers["retry-after"] == "3" and response.headers["retry-after-ms"] == "2500"
@@ -144,9 +161,11 @@ def test_small_replies_do_not_wait_on_delayed_acks():
 
 
 def test_a_port_in_use_is_one_line():
-    with LoopbackServer(build_app(load_scenario("demo"))) as first:
-        with pytest.raises(UsageError, match=f"port {first.port} on 127.0.0.1 is already in use") as err:
-            LoopbackServer(build_app(load_scenario("demo")), port=first.port).start()
+    with (
+        LoopbackServer(build_app(load_scenario("demo"))) as first,
+        pytest.raises(UsageError, match=f"port {first.port} on 127.0.0.1 is already in use") as err,
+    ):
+        LoopbackServer(build_app(load_scenario("demo")), port=first.port).start()
     assert "\n" not in str(err.value)
 
 
@@ -171,7 +190,10 @@ def test_mock_process_reports_each_boundary_before_answering():
 
 
 def test_mock_process_dies_with_its_parent(tmp_path):
-    script = "import sys, time\nfrom leakbench.mock import MockProcess\nm = MockProcess('demo').start()\nprint(m.pid, flush=True)\ntime.sleep(60)\n"
+    script = (
+        "import sys, time\nfrom leakbench.mock import MockProcess\nm = MockProcess('demo').start()\n"
+        "print(m.pid, flush=True)\ntime.sleep(60)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     child = psutil.Process(int(parent.stdout.readline()))
     assert child.is_running()
@@ -205,7 +227,9 @@ def test_serve_prints_the_url_and_env_lines(capsys):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_serve_stops_cleanly_on_ctrl_c_and_sigterm(sig):
-    process = subprocess.Popen([sys.executable, "-m", "leakbench.mock", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leakbench.mock", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     first = process.stdout.readline()
     url = first.split(" on ")[1].strip()
     assert httpx.get(url + "/leakbench/status").json()["scenario"] == "demo"

@@ -9,11 +9,11 @@ import subprocess
 
 import httpx
 import pytest
+from conftest import JS
 
 from leakbench.mock import LoopbackServer, build_app, mock_httpx
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
 
-from conftest import JS
 PROMPT = {"model": {"providerID": "leakbench", "modelID": "mock"}, "parts": [{"type": "text", "text": "go"}]}
 
 
@@ -26,7 +26,9 @@ def test_the_real_opencode_sdk_creates_prompts_subscribes_and_deletes():
     churn = load_scenario("session-churn", iterations=3, serve={"size": "300KB"})
     boundaries: list[int] = []
     with LoopbackServer(build_app(churn, boundaries.append)) as server:
-        done = subprocess.run(["node", "opencode_client.mjs", server.url, "3"], cwd=JS, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["node", "opencode_client.mjs", server.url, "3"], cwd=JS, capture_output=True, text=True, timeout=60
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(done.stdout.splitlines()[-1])
     for result in report["results"]:
@@ -69,25 +71,34 @@ def test_history_rebuilds_tool_outputs_from_the_payload_cache():
 
 def test_event_stream_carries_completed_tool_parts_then_idle():
     churn = load_scenario("session-churn", iterations=5, serve={"size": "10KB", "events": 1})
-    with LoopbackServer(build_app(churn)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-        with client.stream("GET", "/event") as events:
-            lines = events.iter_lines()
-            assert json.loads(next(lines)[len("data: "):])["type"] == "server.connected"
-            sid = client.post("/session", json={}).json()["id"]
-            assert client.post(f"/session/{sid}/prompt_async", json=PROMPT).status_code == 204
-            seen = []
-            for line in lines:
-                if line.startswith("data: "):
-                    seen.append(json.loads(line[len("data: "):]))
-                    if seen[-1]["type"] == "session.idle":
-                        break
+    with (
+        LoopbackServer(build_app(churn)) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+        client.stream("GET", "/event") as events,
+    ):
+        lines = events.iter_lines()
+        assert json.loads(next(lines)[len("data: ") :])["type"] == "server.connected"
+        sid = client.post("/session", json={}).json()["id"]
+        assert client.post(f"/session/{sid}/prompt_async", json=PROMPT).status_code == 204
+        seen = []
+        for line in lines:
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: ") :]))
+                if seen[-1]["type"] == "session.idle":
+                    break
     kinds = [e["type"] for e in seen]
     assert kinds[0] == "session.created" and kinds[-2:] == ["session.status", "session.idle"]
-    tools = [e["properties"]["part"] for e in seen if e["type"] == "message.part.updated" and e["properties"]["part"]["type"] == "tool"]
+    tools = [
+        e["properties"]["part"]
+        for e in seen
+        if e["type"] == "message.part.updated" and e["properties"]["part"]["type"] == "tool"
+    ]
     assert len(tools) == 3
     state = tools[0]["state"]
     assert state["status"] == "completed" and len(state["output"]) == 10_000
-    assert {"input", "output", "title", "metadata", "time"} <= set(state) and state["input"]["command"].startswith("cat src/")
+    assert {"input", "output", "title", "metadata", "time"} <= set(state) and state["input"]["command"].startswith(
+        "cat src/"
+    )
 
 
 def test_an_idle_session_gets_a_slow_steady_event_stream():
@@ -109,18 +120,26 @@ def _first_lines(lines, count):
 
 
 def test_faults_refuse_the_first_prompt_and_cut_the_event_stream():
-    churn = load_scenario("session-churn", iterations=5, serve={"size": "50KB"}, faults={"rate_limit_every": 1, "cut_every": 1, "retry_after": 0.1})
-    with LoopbackServer(build_app(churn)) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-        with client.stream("GET", "/event") as events:
-            lines = events.iter_lines()
-            next(lines)
-            sid = client.post("/session", json={}).json()["id"]
-            refused = client.post(f"/session/{sid}/message", json=PROMPT)
-            assert refused.status_code == 429 and refused.headers["retry-after-ms"] == "100"
-            client.post(f"/session/{sid}/prompt_async", json=PROMPT)
-            with pytest.raises(httpx.RemoteProtocolError):
-                for _ in lines:
-                    pass
+    churn = load_scenario(
+        "session-churn",
+        iterations=5,
+        serve={"size": "50KB"},
+        faults={"rate_limit_every": 1, "cut_every": 1, "retry_after": 0.1},
+    )
+    with (
+        LoopbackServer(build_app(churn)) as server,
+        httpx.Client(base_url=server.url, timeout=10) as client,
+        client.stream("GET", "/event") as events,
+    ):
+        lines = events.iter_lines()
+        next(lines)
+        sid = client.post("/session", json={}).json()["id"]
+        refused = client.post(f"/session/{sid}/message", json=PROMPT)
+        assert refused.status_code == 429 and refused.headers["retry-after-ms"] == "100"
+        client.post(f"/session/{sid}/prompt_async", json=PROMPT)
+        with pytest.raises(httpx.RemoteProtocolError):
+            for _ in lines:
+                pass
 
 
 @pytest.mark.slow

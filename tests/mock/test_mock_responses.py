@@ -9,12 +9,12 @@ import httpx
 import openai
 import pytest
 
-from leakbench import payloads
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, build_app
-from leakbench.scenario import load_scenario
-from leakbench.target import DUMMY_KEY
-from leakbench.workspace import file_for_unit
+from leakbench.running.target import DUMMY_KEY
+from leakbench.scenario import payloads
+from leakbench.scenario.spec import load_scenario
+from leakbench.scenario.workspace import file_for_unit
 
 
 def scenario_file(tmp_path: Path, body: str) -> Path:
@@ -28,7 +28,12 @@ def sdk(server: LoopbackServer) -> openai.OpenAI:
 
 
 def test_tool_calls_streamed_and_plain_then_a_final_answer_one_boundary_per_request(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 3\n[serve]\ntool = "read"\nevents = 4\narguments = { path = "{file}", note = "unit {i}" }\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path,
+            'iterations = 3\n[serve]\ntool = "read"\nevents = 4\narguments = { path = "{file}", note = "unit {i}" }\n',
+        )
+    )
     boundaries: list[int] = []
     with LoopbackServer(build_app(scenario, boundaries.append)) as server:
         client = sdk(server)
@@ -52,7 +57,11 @@ def test_tool_calls_streamed_and_plain_then_a_final_answer_one_boundary_per_requ
 
 
 def test_text_answers_carry_the_payload_in_deltas_done_events_and_the_completed_response(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 2\n[serve]\nanswer = "text"\nsize = "300KB"\nshape = "grep"\nevents = 7\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path, 'iterations = 2\n[serve]\nanswer = "text"\nsize = "300KB"\nshape = "grep"\nevents = 7\n'
+        )
+    )
     expected = payloads.generate("grep", 300_000).decode()
     with LoopbackServer(build_app(scenario)) as server:
         client = sdk(server)
@@ -80,8 +89,10 @@ def test_turns_end_after_their_function_call_outputs(tmp_path, turns):
             calls = 0
             while (response := client.responses.create(model="m", input=history)).output[0].type == "function_call":
                 call = response.output[0]
-                history += [{"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
-                            {"type": "function_call_output", "call_id": call.call_id, "output": '{"role": "user"}'}]
+                history += [
+                    {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+                    {"type": "function_call_output", "call_id": call.call_id, "output": '{"role": "user"}'},
+                ]
                 calls += 1
                 assert calls <= 5
             taken.append(calls)
@@ -89,7 +100,9 @@ def test_turns_end_after_their_function_call_outputs(tmp_path, turns):
 
 
 def test_injected_faults_reach_the_sdk_in_the_openai_error_format(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, "iterations = 2\n[faults]\nrate_limit_every = 1\nretry_after = 0.5\n"))
+    scenario = load_scenario(
+        scenario_file(tmp_path, "iterations = 2\n[faults]\nrate_limit_every = 1\nretry_after = 0.5\n")
+    )
     with LoopbackServer(build_app(scenario)) as server:
         with pytest.raises(openai.RateLimitError):
             sdk(server).responses.create(model="m", input="go")
@@ -97,9 +110,16 @@ def test_injected_faults_reach_the_sdk_in_the_openai_error_format(tmp_path):
 
 
 def test_a_cut_stream_is_a_connection_error_and_a_malformed_event_is_not_json(tmp_path):
-    scenario = load_scenario(scenario_file(tmp_path, 'iterations = 3\n[serve]\nanswer = "text"\nsize = "50KB"\n[faults]\ncut_every = 2\nmalformed_every = 3\n'))
+    scenario = load_scenario(
+        scenario_file(
+            tmp_path,
+            'iterations = 3\n[serve]\nanswer = "text"\nsize = "50KB"\n[faults]\ncut_every = 2\nmalformed_every = 3\n',
+        )
+    )
     with LoopbackServer(build_app(scenario)) as server:
-        assert list(sdk(server).responses.create(model="m", input="go", stream=True))[-1].type == "response.completed"  # unit 1: clean
+        assert (
+            list(sdk(server).responses.create(model="m", input="go", stream=True))[-1].type == "response.completed"
+        )  # unit 1: clean
         with pytest.raises(openai.APIConnectionError):
             list(sdk(server).responses.create(model="m", input="go", stream=True))
         with httpx.stream("POST", server.url + "/v1/responses", json={"stream": True}) as response:
@@ -120,5 +140,11 @@ def test_the_client_environment_points_the_sdk_at_the_mock(tmp_path, monkeypatch
 def test_sessions_are_refused_at_load_saying_what_to_write_instead(tmp_path):
     """Bad input: the Responses protocol has no sessions; the refusal says what to write instead."""
     path = scenario_file(tmp_path, "iterations = 2\n[sessions]\nper_iteration = 2\n")
-    with pytest.raises(UsageError, match=rf'^{path}: sessions: protocol "responses" has no agent sessions: for tool calls per turn write serve.turn_tool_calls = N'):
+    with pytest.raises(
+        UsageError,
+        match=(
+            rf'^{path}: sessions: protocol "responses" has no agent sessions: '
+            r"for tool calls per turn write serve.turn_tool_calls = N"
+        ),
+    ):
         load_scenario(path)

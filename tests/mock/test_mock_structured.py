@@ -19,8 +19,8 @@ from pydantic import BaseModel
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, build_app
 from leakbench.mock.render import split
-from leakbench.scenario import load_scenario
-from leakbench.target import DUMMY_KEY
+from leakbench.running.target import DUMMY_KEY
+from leakbench.scenario.spec import load_scenario
 
 USER = [{"role": "user", "content": "go"}]
 
@@ -32,7 +32,9 @@ class Verdict(BaseModel):
     notes: list[str]
 
 
-SMALL_JSON = 'content = { verdict = "ok", unit = "{i}", score = 0.125, notes = ["caf\\u00e9 \\"quoted\\"", "line\\nbreak"] }\n'
+SMALL_JSON = (
+    'content = { verdict = "ok", unit = "{i}", score = 0.125, notes = ["caf\\u00e9 \\"quoted\\"", "line\\nbreak"] }\n'
+)
 FINAL_JSON = '[final]\ncontent = { verdict = "done", unit = "final", score = 1.5, notes = [] }\n'
 
 
@@ -55,7 +57,9 @@ def test_a_json_answer_is_cut_at_even_offsets_inside_strings_and_numbers_never_i
     assert "".join(joined(d) for d in deltas) == text
     assert min(parts, len(text)) * 0.7 <= len(deltas) <= parts  # a cut moves past an escape, never more
     inner = [json.loads('"' + joined(d) + '"') for d in deltas]  # each delta is a whole JSON string body on its own
-    assert any(a[-1:].isalnum() and b[:1].isalnum() for a, b in zip(inner, inner[1:]))  # cut inside a word or number
+    assert any(
+        a[-1:].isalnum() and b[:1].isalnum() for a, b in zip(inner, inner[1:], strict=False)
+    )  # cut inside a word or number
 
 
 def test_deltas_are_views_of_the_cached_payload_not_copies():
@@ -66,7 +70,9 @@ def test_deltas_are_views_of_the_cached_payload_not_copies():
 
 
 def test_chat_completions_structured_client_parses_partial_json_and_a_json_final_answer(tmp_path):
-    path = scenario_file(tmp_path, "openai", f'iterations = 2\n[serve]\nanswer = "text"\nevents = 9\n{SMALL_JSON}{FINAL_JSON}')
+    path = scenario_file(
+        tmp_path, "openai", f'iterations = 2\n[serve]\nanswer = "text"\nevents = 9\n{SMALL_JSON}{FINAL_JSON}'
+    )
     with LoopbackServer(build_app(load_scenario(path))) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=DUMMY_KEY, max_retries=0)
         answers, partials = [], []
@@ -83,7 +89,9 @@ def test_chat_completions_structured_client_parses_partial_json_and_a_json_final
 
 
 def test_responses_structured_client_parses_every_answer_the_final_one_included(tmp_path):
-    path = scenario_file(tmp_path, "responses", f'iterations = 2\n[serve]\nanswer = "text"\nevents = 5\n{SMALL_JSON}{FINAL_JSON}')
+    path = scenario_file(
+        tmp_path, "responses", f'iterations = 2\n[serve]\nanswer = "text"\nevents = 5\n{SMALL_JSON}{FINAL_JSON}'
+    )
     with LoopbackServer(build_app(load_scenario(path))) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=DUMMY_KEY, max_retries=0)
         with client.responses.stream(model="m", input="go", text_format=Verdict) as stream:
@@ -116,8 +124,13 @@ def test_no_final_answer_refuses_requests_past_the_count_without_retries(tmp_pat
 @pytest.mark.parametrize(
     "protocol, body, key, instead",
     [
-        ("opencode", '[final]\ncontent = { done = true }\n', "final", "remove [final]"),
-        ("openai", '[final]\nanswer = "none"\ncontent = "x"\n', "final.content", 'expected no content with final.answer = "none"'),
+        ("opencode", "[final]\ncontent = { done = true }\n", "final", "remove [final]"),
+        (
+            "openai",
+            '[final]\nanswer = "none"\ncontent = "x"\n',
+            "final.content",
+            'expected no content with final.answer = "none"',
+        ),
     ],
     ids=["opencode-has-no-final-answer", "none-with-content"],
 )

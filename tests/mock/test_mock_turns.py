@@ -13,14 +13,15 @@ import pytest
 
 from leakbench.errors import UsageError
 from leakbench.mock import LoopbackServer, build_app
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
 
 
 def scenario(tmp_path, turns: int, iterations: int = 2):
     path = tmp_path / "turns.toml"
     path.write_text(
         f'protocol = "openai"\niterations = {iterations}\n'
-        f'[serve]\nanswer = "tool_call"\ntool = "bash"\narguments = {{ command = "echo {{i}}" }}\nturn_tool_calls = {turns}\n'
+        f'[serve]\nanswer = "tool_call"\ntool = "bash"\narguments = {{ command = "echo {{i}}" }}\n'
+        f"turn_tool_calls = {turns}\n"
     )
     return load_scenario(path)
 

@@ -21,7 +21,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 SERVE = ROOT / "examples" / "opencode" / "serve.sh"
@@ -30,15 +29,31 @@ BINARY = Path(os.environ.get("OPENCODE_BIN", ROOT / "examples" / "opencode" / "n
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not BINARY.exists(), reason=f"opencode is not installed at {BINARY}: run examples/opencode/install.sh"),
+    pytest.mark.skipif(
+        not BINARY.exists(), reason=f"opencode is not installed at {BINARY}: run examples/opencode/install.sh"
+    ),
     pytest.mark.skipif(shutil.which("bash") is None, reason="serve.sh needs bash"),
 ]
 
 
 def drive(leakbench, *extra: str, name: str = "opencode"):
     return leakbench(
-        "run", str(SCENARIO), "--name", name, "--no-progress", "--drive", "opencode", "--drive-model", "leakbench/mock",
-        *extra, "--", "bash", str(SERVE), "{port}", name=name, timeout=1200,
+        "run",
+        str(SCENARIO),
+        "--name",
+        name,
+        "--no-progress",
+        "--drive",
+        "opencode",
+        "--drive-model",
+        "leakbench/mock",
+        *extra,
+        "--",
+        "bash",
+        str(SERVE),
+        "{port}",
+        name=name,
+        timeout=1200,
     )
 
 
@@ -48,17 +63,53 @@ def test_session_churn_on_the_real_server_is_judged_and_reported_per_session(lea
     s = r.summary
     samples = r.samples
     assert s["iterations_done"] == s["iterations"] == 300, s["reason"]
-    assert len(samples) == 301 and all(x["rss_tree"] > 100e6 for x in samples)  # a real ~300+ MB server, sampled per session
+    assert len(samples) == 301 and all(
+        x["rss_tree"] > 100e6 for x in samples
+    )  # a real ~300+ MB server, sampled per session
     log = (r.dir / "target.log").read_text()
     assert "opencode server listening on http://127.0.0.1:" in log
     # the verdict rests on the boundary samples, not on a copy-on-write fork's double count
     assert s["peak_over_baseline"] < 400e6, s["reason"]
-    print(json.dumps({k: s[k] for k in ("verdict", "rule", "reason", "growth_per_iteration", "growth_per_iteration_low", "growth_per_iteration_high", "baseline", "peak_over_baseline")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: s[k]
+                for k in (
+                    "verdict",
+                    "rule",
+                    "reason",
+                    "growth_per_iteration",
+                    "growth_per_iteration_low",
+                    "growth_per_iteration_high",
+                    "baseline",
+                    "peak_over_baseline",
+                )
+            },
+            indent=1,
+        )
+    )
 
 
 def test_a_server_that_never_answers_on_its_port_is_a_target_error(leakbench, tmp_path):
     # the same wrapper with the port taken away: opencode listens elsewhere, leakbench must say so
-    r = leakbench("run", str(SCENARIO), "--name", "noport", "--no-progress", "--drive", "opencode", "--timeout", "15", "--iterations", "5",
-                  "--", "bash", str(SERVE), "1", name="noport", timeout=120)
+    r = leakbench(
+        "run",
+        str(SCENARIO),
+        "--name",
+        "noport",
+        "--no-progress",
+        "--drive",
+        "opencode",
+        "--timeout",
+        "15",
+        "--iterations",
+        "5",
+        "--",
+        "bash",
+        str(SERVE),
+        "1",
+        name="noport",
+        timeout=120,
+    )
     assert r.code == 3, r.proc.stdout + r.proc.stderr
     assert r.summary["verdict"] == "error"

@@ -14,12 +14,12 @@ import sys
 import time
 
 import pytest
+from conftest import TARGETS
 
 from leakbench.mock import LoopbackServer, build_app
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
 
 PY = sys.executable
-from conftest import TARGETS
 
 SDK_AGENT = TARGETS / "sdk_agent.py"
 
@@ -60,8 +60,10 @@ def test_a_well_behaved_sdk_client_survives_every_fault_and_the_run_passes(leakb
 
 def _request(port: int) -> bytes:
     body = b'{"model":"m","stream":true,"messages":[]}'
-    return (b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n\r\n%s" % (port, len(body), body))
+    return (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (port, len(body), body)
+    )
 
 
 def _abandon(port: int, reset: bool) -> None:

@@ -8,12 +8,14 @@ import sys
 
 import httpx
 
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
 
 
 def serve(*args: str) -> tuple[subprocess.Popen, list[str]]:
     """Start ``leakbench serve`` and read what it prints up to ``Press Ctrl-C``."""
-    process = subprocess.Popen([sys.executable, "-m", "leakbench", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leakbench", "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     lines = [process.stdout.readline()]
     while lines[-1] and "Ctrl-C" not in lines[-1]:
         lines.append(process.stdout.readline())
@@ -33,7 +35,9 @@ def test_serve_iterations_overrides_the_scenarios_count():
         url = lines[0].split(" on ")[1].strip()
         status = httpx.get(url + "/leakbench/status").json()
         with httpx.Client(base_url=url) as client:
-            finishes = [client.post("/v1/chat/completions", json={}).json()["choices"][0]["finish_reason"] for _ in range(4)]
+            finishes = [
+                client.post("/v1/chat/completions", json={}).json()["choices"][0]["finish_reason"] for _ in range(4)
+            ]
     finally:
         stop(process)
     assert status["iterations"] == 3 and status["hash"] == load_scenario("demo", iterations=3).content_hash
@@ -46,9 +50,17 @@ def test_serve_prints_how_to_point_each_new_protocols_clients_at_it(tmp_path):
     process, lines = serve(str(path), "--iterations", "1")
     stop(process)
     url = lines[0].split(" on ")[1].strip()
-    assert f"export GOOGLE_GEMINI_BASE_URL={url}\n" in lines and f"# google-genai: genai.Client(api_key=..., http_options=types.HttpOptions(base_url={url!r}))\n" in lines
+    assert (
+        f"export GOOGLE_GEMINI_BASE_URL={url}\n" in lines
+        and f"# google-genai: genai.Client(api_key=..., http_options=types.HttpOptions(base_url={url!r}))\n" in lines
+    )
 
 
 def test_serve_refuses_a_bad_iteration_count_in_one_line():
-    done = subprocess.run([sys.executable, "-m", "leakbench", "serve", "demo", "--iterations", "0"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "leakbench", "serve", "demo", "--iterations", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "--iterations" in done.stderr and "Traceback" not in done.stderr

@@ -5,6 +5,7 @@ argparse parser and ``config_from_args``, pytest's configured ``Config`` (via
 ``pytester.parseconfigure``), the marker and ``leak.run``'s keywords.
 """
 
+import dataclasses
 import json
 import shlex
 import sys
@@ -12,16 +13,17 @@ from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
-
 from conftest import AGENT, LOOP
+
+from leakbench.api import build_config, load_run_scenario
 from leakbench.cli import build_parser
 from leakbench.commands.run import EPILOG, config_from_args
-from leakbench.config import LoopScenario, build_config, load_run_scenario
 from leakbench.errors import UsageError
-from leakbench.marks import for_test, given_from_marker, given_from_pytest
-from leakbench.options import OPTIONS, Given, given_from_keywords
-from leakbench.probes import PROBES
-from leakbench.scenario import load_scenario
+from leakbench.options import CONFIG_OPTIONS, OPTIONS, Given, given_from_keywords
+from leakbench.probes.registry import PROBES
+from leakbench.pytest_plugin.marks import for_test, given_from_marker, given_from_pytest
+from leakbench.running.config import LoopScenario, RunConfig
+from leakbench.scenario.spec import load_scenario
 
 pytest_plugins = ["pytester"]
 PY = sys.executable
@@ -38,7 +40,9 @@ def configure(pytester, *argv: str) -> pytest.Config:
     return pytester.parseconfigure("-p", "no:asyncio", "-p", "no:cacheprovider", *argv)
 
 
-def pytest_config(pytester, *argv: str, ini: str = "", marker: dict | None = None, call: dict | None = None, kind: str = "loop"):
+def pytest_config(
+    pytester, *argv: str, ini: str = "", marker: dict | None = None, call: dict | None = None, kind: str = "loop"
+):
     """The config a leak test gets: session options and ini keys, its marker, ``leak.run``'s keywords."""
     if ini:
         pytester.makeini(f"[pytest]\n{ini}\n")
@@ -56,13 +60,44 @@ def pytest_config(pytester, *argv: str, ini: str = "", marker: dict | None = Non
 
 
 def test_every_option_is_a_run_flag_and_a_config_field():
-    config = cli_config("--iterations", "40", "--warmup", "5", "--budget", "2MB", "--per-iteration", "1KB", "--rss-limit", "1GB",
-                        "--counters", "fds", "--metric", "uss", "--clock", "tick", "--timeout", "9",
-                        "--memray-native", "--results", "out")
+    config = cli_config(
+        "--iterations",
+        "40",
+        "--warmup",
+        "5",
+        "--budget",
+        "2MB",
+        "--per-iteration",
+        "1KB",
+        "--rss-limit",
+        "1GB",
+        "--counters",
+        "fds",
+        "--metric",
+        "uss",
+        "--clock",
+        "tick",
+        "--timeout",
+        "9",
+        "--memray-native",
+        "--results",
+        "out",
+    )
     assert config.scenario.iterations == 40
     assert (config.warmup, config.budget, config.per_iteration, config.rss_limit) == (5, 2_000_000, 1000, 1_000_000_000)
     assert (config.counters, config.metric, config.clock, config.timeout) == (("fds",), "uss", "tick", 9.0)
     assert config.memray and config.memray_native and config.results == Path("out")
+
+
+def test_run_config_declares_each_option_of_the_table_as_it_is_declared_there():
+    """RunConfig's option fields are written out (for type checkers): the table stays their one source."""
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    for option in CONFIG_OPTIONS:
+        assert option.name in fields, f"RunConfig has no field {option.name!r}: add it as options/table.py declares it"
+        got = fields[option.name]
+        assert (got.type, got.default) == (option.annotation, option.default), option.name
+    front_end = {"scenario", "command", "target", "name", "progress", "env", "origins"}
+    assert set(fields) - front_end == {o.name for o in CONFIG_OPTIONS}
 
 
 def test_run_help_lists_every_option(capsys):
@@ -74,22 +109,46 @@ def test_run_help_lists_every_option(capsys):
 
 
 def test_pytest_exposes_every_in_process_option_with_typed_ini_keys(pytester):
-    config = pytest_config(pytester, "--leak-metric", "blocks", "--leak-counters", "none",
-                           ini="leak_warmup = 5\nleak_tracemalloc = false\nleak_budget = 3MB\nleak_iterations = 40")
-    assert (config.metric, config.counters, config.warmup, config.tracemalloc, config.budget) == ("blocks", (), 5, False, 3_000_000)
-    session = given_from_pytest(configure(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc", "--leak-memray"))
-    assert session.values == {"mock": "loopback", "tracemalloc": False, "memray": True, "iterations": 40, "budget": 3_000_000,
-                              "warmup": 5}
+    config = pytest_config(
+        pytester,
+        "--leak-metric",
+        "blocks",
+        "--leak-counters",
+        "none",
+        ini="leak_warmup = 5\nleak_tracemalloc = false\nleak_budget = 3MB\nleak_iterations = 40",
+    )
+    assert (config.metric, config.counters, config.warmup, config.tracemalloc, config.budget) == (
+        "blocks",
+        (),
+        5,
+        False,
+        3_000_000,
+    )
+    session = given_from_pytest(
+        configure(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc", "--leak-memray")
+    )
+    assert session.values == {
+        "mock": "loopback",
+        "tracemalloc": False,
+        "memray": True,
+        "iterations": 40,
+        "budget": 3_000_000,
+        "warmup": 5,
+    }
 
 
 def test_toml_ini_keys_take_native_types(pytester):
-    pytester.makepyprojecttoml('[tool.pytest.ini_options]\nleak_budget = 5000000\nleak_counters = ["fds", "threads"]\nleak_warmup = 3\n')
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\nleak_budget = 5000000\nleak_counters = ["fds", "threads"]\nleak_warmup = 3\n'
+    )
     session = given_from_pytest(configure(pytester))
     assert session.values == {"budget": 5_000_000, "counters": ("fds", "threads"), "warmup": 3}
 
 
 def test_precedence_marker_then_option_then_ini(pytester):
-    config = pytest_config(pytester, "--leak-budget", "2MB", ini="leak_budget = 1MB\nleak_warmup = 4", marker={"budget": "3MB"})
+    config = pytest_config(
+        pytester, "--leak-budget", "2MB", ini="leak_budget = 1MB\nleak_warmup = 4", marker={"budget": "3MB"}
+    )
     assert (config.budget, config.warmup) == (3_000_000, 4)
     assert config.origin("budget").show() == "@pytest.mark.leak(budget='3MB')"
 
@@ -105,28 +164,62 @@ def test_bad_metric_is_named_as_given_on_the_cli():
 @pytest.mark.parametrize(
     "how, says",
     [
-        ({"argv": ("--leak-metric", "vms")}, "--leak-metric vms: expected one of rss, blocks, traced for an inprocess target"),
+        (
+            {"argv": ("--leak-metric", "vms")},
+            "--leak-metric vms: expected one of rss, blocks, traced for an inprocess target",
+        ),
         ({"ini": "leak_metric = vms"}, "leak_metric = vms in tox.ini: expected one of rss, blocks, traced"),
         ({"marker": {"metric": "vms"}}, "@pytest.mark.leak(metric='vms'): expected one of rss, blocks, traced"),
         ({"call": {"metric": "vms"}}, "leak.run(metric='vms'): expected one of rss, blocks, traced"),
-        ({"marker": {"counters": ["fds", "handles"]}}, "@pytest.mark.leak(counters=['fds', 'handles']): handles is not counted"),
-        ({"argv": ("--leak-counters", "handles")}, "--leak-counters handles: handles is not counted for an inprocess target"),
+        (
+            {"marker": {"counters": ["fds", "handles"]}},
+            "@pytest.mark.leak(counters=['fds', 'handles']): handles is not counted",
+        ),
+        (
+            {"argv": ("--leak-counters", "handles")},
+            "--leak-counters handles: handles is not counted for an inprocess target",
+        ),
         ({"marker": {"warmup": 30}}, "@pytest.mark.leak(warmup=30): expected fewer than the 30 iterations"),
         ({"ini": "leak_warmup = 31"}, "leak_warmup = 31 in tox.ini: expected fewer than the 30 iterations"),
         ({"marker": {"rss_limit": 0}}, "@pytest.mark.leak(rss_limit=...): expected a size above 0, got 0"),
-        ({"marker": {"scenario": "tool-calls"}, "kind": "process"}, "@pytest.mark.leak(scenario='tool-calls'): applies to pytest loops only, not to a process command"),
+        (
+            {"marker": {"scenario": "tool-calls"}, "kind": "process"},
+            "@pytest.mark.leak(scenario='tool-calls'): applies to pytest loops only, not to a process command",
+        ),
         ({"call": {"clock": "tick"}, "kind": "callable"}, "leak.run(clock='tick'): applies to process commands only"),
-        ({"call": {"drive": "opencode", "clock": "time"}, "kind": "process"}, "leak.run(clock='time'): does not apply with drive="),
+        (
+            {"call": {"drive": "opencode", "clock": "time"}, "kind": "process"},
+            "leak.run(clock='time'): does not apply with drive=",
+        ),
         ({"call": {"drive_model": "m"}, "kind": "process"}, "leak.run(drive_model='m'): applies with drive= only"),
     ],
-    ids=["option", "ini", "marker", "call", "marker-counters", "option-counters", "marker-warmup", "ini-warmup",
-         "marker-rss-limit", "marker-scenario-process", "call-clock-callable", "call-clock-drive", "call-model-no-drive"],
+    ids=[
+        "option",
+        "ini",
+        "marker",
+        "call",
+        "marker-counters",
+        "option-counters",
+        "marker-warmup",
+        "ini-warmup",
+        "marker-rss-limit",
+        "marker-scenario-process",
+        "call-clock-callable",
+        "call-clock-drive",
+        "call-model-no-drive",
+    ],
 )
 def test_errors_name_the_option_as_the_test_wrote_it(pytester, how, says):
     pytester.makeini("[pytest]\n")  # tox.ini, whichever key a case adds
     with pytest.raises(UsageError) as err:
-        pytest_config(pytester, *how.get("argv", ()), ini=how.get("ini", ""), marker=how.get("marker"), call=how.get("call"),
-                      kind=how.get("kind", "loop"))
+        pytest_config(
+            pytester,
+            *how.get("argv", ()),
+            ini=how.get("ini", ""),
+            marker=how.get("marker"),
+            call=how.get("call"),
+            kind=how.get("kind", "loop"),
+        )
     assert says in str(err.value)
     assert "--metric" not in str(err.value).replace("--leak-metric", "")  # never the CLI's spelling
 
@@ -166,7 +259,8 @@ def test_bad_marker_keywords(marker, says):
 
 
 def test_session_options_that_do_not_apply_to_a_test_are_left_out(pytester):
-    """``--leak-mock`` is for in-process tests (``leak_mock``, ``leak.run(target=...)``); a process test is not refused for it."""
+    """``--leak-mock`` is for in-process tests (``leak_mock``, ``leak.run(target=...)``); a process test is not
+    refused for it."""
     loop = pytest_config(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc")
     assert loop.mock == "loopback" and not loop.tracemalloc
     process = pytest_config(pytester, "--leak-mock", "loopback", "--leak-no-tracemalloc", kind="process")

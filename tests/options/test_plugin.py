@@ -35,7 +35,11 @@ def test_leak_budget_option_fails_the_leaky_loop_and_passes_the_clean_one(pytest
     assert "results:" in out
     # the terminal summary lists every leak test with its verdict
     assert "test_leaky" in out and "test_clean" in out
-    summary_lines = [l for l in result.stdout.lines if "test_leaky" in l and ("leak" in l.split()[-1] or "(peak)" in l or "(slope)" in l)]
+    summary_lines = [
+        line
+        for line in result.stdout.lines
+        if "test_leaky" in line and ("leak" in line.split()[-1] or "(peak)" in line or "(slope)" in line)
+    ]
     assert summary_lines, out
     run_dir = next((pytester.path / "res").glob("*test_leaky*"))
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -50,7 +54,8 @@ def test_marker_overrides_option(pytester):
 import pytest
 KEPT = []
 
-@pytest.mark.leak(budget="1GB", per_iteration="10MB", iterations=60, counters=())  # 100 KB kept per iteration: allowed by size, but one object each, which the block counter would flag
+@pytest.mark.leak(budget="1GB", per_iteration="10MB", iterations=60, counters=())  # 100 KB kept per iteration: \
+allowed by size, but one object each, which the block counter would flag
 def test_allowed(leak):
     for i in leak.iterations():
         KEPT.append(b"x" * 100_000)
@@ -79,7 +84,15 @@ async def test_async_leaky(leak):
         await asyncio.sleep(0)
         KEPT.append(b"x" * 200_000)
 """)
-    result = run(pytester, "-p", "asyncio", "--asyncio-mode=auto", "--leak-budget", "5MB", f"--leak-results={pytester.path / 'res'}")
+    result = run(
+        pytester,
+        "-p",
+        "asyncio",
+        "--asyncio-mode=auto",
+        "--leak-budget",
+        "5MB",
+        f"--leak-results={pytester.path / 'res'}",
+    )
     result.assert_outcomes(failed=1)
     assert "leakbench: LEAK" in result.stdout.str()
 
@@ -163,7 +176,9 @@ def test_x(leak):
     result = run(pytester, f"--leak-results={pytester.path / 'res'}")
     result.assert_outcomes(failed=1)
     out = result.stdout.str()
-    assert "leakbench: @pytest.mark.leak(metric='vms'): expected one of rss, blocks, traced for an inprocess target" in out
+    assert (
+        "leakbench: @pytest.mark.leak(metric='vms'): expected one of rss, blocks, traced for an inprocess target" in out
+    )
     assert "--metric" not in out and "Traceback" not in out
     assert not (pytester.path / "res").exists()  # refused before the loop started
 

@@ -11,15 +11,22 @@ import shutil
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import JS
-from leakbench.probes import BunProbe, probe_for
-from leakbench.probes.base import LaunchPlan
-from leakbench.probes.bun import is_bun_command
 
-BUN = shutil.which("bun") or (str(JS / "node_modules" / ".bin" / "bun") if (JS / "node_modules" / ".bin" / "bun").exists() else None)
-needs_bun = pytest.mark.skipif(BUN is None, reason="bun is not installed: `npm install --prefix tests/js --no-save bun`")
-needs_sdk = pytest.mark.skipif(not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(), reason="tests/js/node_modules is absent: run `npm ci` in tests/js")
+from leakbench.probes.bun import BunProbe, is_bun_command
+from leakbench.probes.registry import probe_for
+from leakbench.running.plan import LaunchPlan
+
+BUN = shutil.which("bun") or (
+    str(JS / "node_modules" / ".bin" / "bun") if (JS / "node_modules" / ".bin" / "bun").exists() else None
+)
+needs_bun = pytest.mark.skipif(
+    BUN is None, reason="bun is not installed: `npm install --prefix tests/js --no-save bun`"
+)
+needs_sdk = pytest.mark.skipif(
+    not (JS / "node_modules" / "@opencode-ai" / "sdk").is_dir(),
+    reason="tests/js/node_modules is absent: run `npm ci` in tests/js",
+)
 
 
 def test_bun_is_detected_and_given_a_private_loopback_inspector(tmp_path):
@@ -28,7 +35,14 @@ def test_bun_is_detected_and_given_a_private_loopback_inspector(tmp_path):
     script.chmod(0o755)
     for command in (["bun", "run", "a.ts"], ["/opt/bun/bin/bun", "a.js"], ["bunx", "tool"], [str(script)]):
         assert is_bun_command(command), command
-        assert isinstance(probe_for(SimpleNamespace(command=command, runtime_probe=True, heap_snapshots=True, scenario=SimpleNamespace(iterations=10))), BunProbe)
+        assert isinstance(
+            probe_for(
+                SimpleNamespace(
+                    command=command, runtime_probe=True, heap_snapshots=True, scenario=SimpleNamespace(iterations=10)
+                )
+            ),
+            BunProbe,
+        )
     assert not is_bun_command(["node", "a.js"]) and not is_bun_command(["bunyan"])
     plan, probe = LaunchPlan(["bun", "a.js"]), BunProbe()
     probe.prepare(plan)
@@ -36,8 +50,24 @@ def test_bun_is_detected_and_given_a_private_loopback_inspector(tmp_path):
 
 
 def churn(leakbench, name: str, *client: str):
-    return leakbench("run", "session-churn", "--name", name, "--no-progress", "--iterations", "200", "--per-iteration", "2KiB",
-                     "--", BUN, "run", str(JS / "session_client.mjs"), *client, name=name, timeout=600)
+    return leakbench(
+        "run",
+        "session-churn",
+        "--name",
+        name,
+        "--no-progress",
+        "--iterations",
+        "200",
+        "--per-iteration",
+        "2KiB",
+        "--",
+        BUN,
+        "run",
+        str(JS / "session_client.mjs"),
+        *client,
+        name=name,
+        timeout=600,
+    )
 
 
 @needs_bun

@@ -13,11 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from leakbench.probes.base import LaunchPlan
-from leakbench.probes.go import GoProbe, is_go_command, with_gctrace
-
 from conftest import LOOP, TARGETS
+
+from leakbench.probes.go import GoProbe, is_go_command, with_gctrace
+from leakbench.running.plan import LaunchPlan
 
 needs_go = pytest.mark.skipif(shutil.which("go") is None, reason="no Go toolchain (`go`): apt-get install golang-go")
 # Long enough that the leak spans several MiB in the verdict's last third: gctrace prints whole MiB.
@@ -38,7 +37,12 @@ def go_agent(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize(
     "user, merged",
-    [("", "gctrace=1"), ("madvdontneed=1", "madvdontneed=1,gctrace=1"), ("gctrace=0,x=1", "x=1,gctrace=1"), ("gctrace=2", "gctrace=2")],
+    [
+        ("", "gctrace=1"),
+        ("madvdontneed=1", "madvdontneed=1,gctrace=1"),
+        ("gctrace=0,x=1", "x=1,gctrace=1"),
+        ("gctrace=2", "gctrace=2"),
+    ],
 )
 def test_gctrace_joins_the_users_godebug_and_keeps_the_rest(user, merged):
     assert with_gctrace(user) == merged
@@ -58,8 +62,14 @@ def test_the_latest_collection_is_read_from_the_log_and_kept_until_the_next(tmp_
     probe.attach(os.getpid(), lambda: [], lambda procs: None, log)
     assert probe.sample(0)["go_heap"] is None  # no collection yet
     with open(log, "a") as f:
-        f.write("gc 1 @0.010s 2%: 0.01+0.2+0.01 ms clock, 0.02+0/0.1/0.1+0.02 ms cpu, 4->4->1 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P\n")
-        f.write("user line between\ngc 2 @0.020s 2%: 0.01+0.2+0.01 ms clock, 0.02+0/0.1/0.1+0.02 ms cpu, 5->6->3 MB, 6 MB goal, 2 P\n")
+        f.write(
+            "gc 1 @0.010s 2%: 0.01+0.2+0.01 ms clock, 0.02+0/0.1/0.1+0.02 ms cpu, "
+            "4->4->1 MB, 5 MB goal, 0 MB stacks, 0 MB globals, 2 P\n"
+        )
+        f.write(
+            "user line between\n"
+            "gc 2 @0.020s 2%: 0.01+0.2+0.01 ms clock, 0.02+0/0.1/0.1+0.02 ms cpu, 5->6->3 MB, 6 MB goal, 2 P\n"
+        )
         f.write("gc 3 @0.03s 2%: 0.01+0.2+0.01 ms clock, 0.02+0/0.1/0.1+0.02 ms cpu, 6->6->")  # not yet complete
     first = probe.sample(1)
     assert (first["go_heap"], first["go_gc"]) == (3 << 20, 2)
@@ -129,8 +139,24 @@ def test_gogc_is_lowered_unless_the_user_set_it(monkeypatch):
 
 @needs_go
 def test_a_big_go_leak_is_read_fresh_to_the_end_of_the_run(leakbench, go_agent):
-    """1 MiB a turn over 160 turns: at GOGC=100 no collection ran in the verdict's last third, which read flat (PASS)."""
-    run = leakbench("run", str(LOOP), "--iterations", "160", "--budget", "1GB", "--per-iteration", "256KiB", "--name", "big",
-                    "--", str(go_agent), "-leak", str(1 << 20), name="big")
+    """1 MiB a turn over 160 turns: at GOGC=100 no collection ran in the verdict's last third, which read flat
+    (PASS)."""
+    run = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        "160",
+        "--budget",
+        "1GB",
+        "--per-iteration",
+        "256KiB",
+        "--name",
+        "big",
+        "--",
+        str(go_agent),
+        "-leak",
+        str(1 << 20),
+        name="big",
+    )
     assert run.code == 1 and run.summary["rule"] == "slope", run.summary["reason"]
     assert run.summary["tail_growth_per_iteration"] > 512 * 1024

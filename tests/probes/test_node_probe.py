@@ -19,9 +19,10 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from leakbench.probes import NodeProbe, ProcessProbe, probe_for
-from leakbench.probes.base import LaunchPlan
-from leakbench.probes.node import INSPECT, is_node_command
+from leakbench.probes.node import INSPECT, NodeProbe, is_node_command
+from leakbench.probes.process import ProcessProbe
+from leakbench.probes.registry import probe_for
+from leakbench.running.plan import LaunchPlan
 
 pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")]
 
@@ -31,18 +32,23 @@ pytestmark = [pytest.mark.node, pytest.mark.skipif(shutil.which("node") is None,
 SCRIPT = """
 const inspector = require("node:inspector");
 const kept = [];
-process.on("SIGUSR2", () => { for (let i = 0; i < 128; i++) kept.push(Buffer.alloc(1 << 16, String(i)).toString("latin1")); console.log("kept"); });
+process.on("SIGUSR2", () => { for (let i = 0; i < 128; i++) \
+kept.push(Buffer.alloc(1 << 16, String(i)).toString("latin1")); console.log("kept"); });
 process.on("SIGHUP", () => { inspector.close(); console.log("closed"); });
-process.on("SIGWINCH", () => { for (let i = 0; i < 8; i++) kept.push(Buffer.alloc(1 << 20, i)); console.log("buffers"); });
-process.on("SIGPWR", () => { let n = 0; for (let i = 0; i < 128; i++) n += Buffer.alloc(1 << 16, i)[0]; console.log(`dropped ${n}`); });
-process.on("SIGTTIN", () => { for (let i = 0; i < 500; i++) console.log(String(i).padStart(1 << 13, "x")); console.log("logged"); });
+process.on("SIGWINCH", () => { for (let i = 0; i < 8; i++) kept.push(Buffer.alloc(1 << 20, i)); \
+console.log("buffers"); });
+process.on("SIGPWR", () => { let n = 0; for (let i = 0; i < 128; i++) n += Buffer.alloc(1 << 16, i)[0]; \
+console.log(`dropped ${n}`); });
+process.on("SIGTTIN", () => { for (let i = 0; i < 500; i++) console.log(String(i).padStart(1 << 13, "x")); \
+console.log("logged"); });
 const busy = Number(process.argv[2] || 0);
 // blocked in a native call, not in JS: the inspector's messages wait (in JS, V8 interrupts would serve them)
 if (busy) setTimeout(() => require("child_process").execSync(`sleep ${busy / 1000}`), 200);
 const timer = setInterval(() => {}, 1000);
 if (process.argv[3] === "end") setTimeout(() => clearInterval(timer), 1500);
 const tool = process.argv[4];  // a Node tool run as a child, its JSON read back
-if (tool) setInterval(() => console.log(`tool said ${JSON.parse(require("child_process").execFileSync("node", [tool])).answer}`), 100);
+if (tool) setInterval(() => console.log(\
+`tool said ${JSON.parse(require("child_process").execFileSync("node", [tool])).answer}`), 100);
 console.log("ready");
 """
 
@@ -81,10 +87,21 @@ def test_node_is_detected_from_the_command_and_the_switch_turns_the_probe_off(tm
     python.chmod(0o755)
     for command in (["node", "a.js"], ["/usr/local/bin/node"], ["npx", "tool"], [str(script)]):
         assert is_node_command(command), command
-        assert isinstance(probe_for(SimpleNamespace(command=command, runtime_probe=True, heap_snapshots=True, scenario=SimpleNamespace(iterations=10))), NodeProbe)
+        assert isinstance(
+            probe_for(
+                SimpleNamespace(
+                    command=command, runtime_probe=True, heap_snapshots=True, scenario=SimpleNamespace(iterations=10)
+                )
+            ),
+            NodeProbe,
+        )
     for command in (["python3", "a.py"], [str(python)], ["bash", "-c", "node a.js"], ["nodemon-not-here"]):
         assert not is_node_command(command), command
-    off = probe_for(SimpleNamespace(command=["node", "a.js"], runtime_probe=False, heap_snapshots=True, scenario=SimpleNamespace(iterations=10)))
+    off = probe_for(
+        SimpleNamespace(
+            command=["node", "a.js"], runtime_probe=False, heap_snapshots=True, scenario=SimpleNamespace(iterations=10)
+        )
+    )
     assert type(off) is ProcessProbe
 
 

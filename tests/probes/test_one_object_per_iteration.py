@@ -14,7 +14,21 @@ WITHOUT_BLOCKS = ("--counters", "gc_objects,fds,threads")
 
 def run(leakbench, monkeypatch, target: str, *extra: str):
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    return leakbench("run", "tool-calls", "--iterations", "60", "--warmup", "20", "--no-progress", "--name", "one", "--target", target, *extra, name="one")
+    return leakbench(
+        "run",
+        "tool-calls",
+        "--iterations",
+        "60",
+        "--warmup",
+        "20",
+        "--no-progress",
+        "--name",
+        "one",
+        "--target",
+        target,
+        *extra,
+        name="one",
+    )
 
 
 def test_one_object_per_iteration_fails_on_the_block_counter_by_default(leakbench, monkeypatch):
@@ -22,7 +36,11 @@ def test_one_object_per_iteration_fails_on_the_block_counter_by_default(leakbenc
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     s = r.summary
     # at least one block each time, not exactly one: a dict or list of the interpreter grows now and then
-    assert s["rule"] == "counter" and s["counters"]["blocks"]["fired"] and s["counters"]["blocks"]["growth_per_iteration"] >= 0.9, s["counters"]
+    assert (
+        s["rule"] == "counter"
+        and s["counters"]["blocks"]["fired"]
+        and s["counters"]["blocks"]["growth_per_iteration"] >= 0.9
+    ), s["counters"]
     assert not s["counters"]["gc_objects"]["fired"]  # an object() is not gc-tracked: blocks alone see it
 
 
@@ -30,8 +48,18 @@ def test_past_256_iterations_the_last_sample_is_counted_like_the_others(leakbenc
     """Ints past 256 are objects: the loop's own numbers must not move the last delta (it read -1 and hid the leak)."""
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     for target, leaks in (("one_object", True), ("clean", False)):
-        r = leakbench("run", "tool-calls", "--iterations", "300", "--no-progress", "--name", target,
-                      "--target", f"bench.targets.inproc:{target}", name=target)
+        r = leakbench(
+            "run",
+            "tool-calls",
+            "--iterations",
+            "300",
+            "--no-progress",
+            "--name",
+            target,
+            "--target",
+            f"bench.targets.inproc:{target}",
+            name=target,
+        )
         assert r.summary["counters"]["blocks"]["fired"] is leaks, (target, r.summary["counters"]["blocks"])
 
 

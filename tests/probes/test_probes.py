@@ -8,9 +8,9 @@ import sys
 import psutil
 import pytest
 
-from leakbench.probes import PROBES
 from leakbench.probes.inprocess import InProcessProbe
 from leakbench.probes.process import ProcessProbe
+from leakbench.probes.registry import PROBES
 
 
 @pytest.mark.parametrize("probe_cls", PROBES.values(), ids=list(PROBES))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import pytest
+from conftest import AGENT, LOOP, TARGETS
 
 from leakbench.probes.python import is_python_command
-
-from conftest import AGENT, LOOP, TARGETS
 
 PY_AGENT = TARGETS / "py_agent.py"
 
@@ -23,7 +22,8 @@ def console_script(tmp_path, name: str = "py-agent") -> str:
     script = tmp_path / name
     script.write_text(
         f"#!{sys.executable}\n# -*- coding: utf-8 -*-\nimport re\nimport sys\nsys.path.insert(0, {str(TARGETS)!r})\n"
-        "from py_agent import main\nif __name__ == '__main__':\n    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+        "from py_agent import main\nif __name__ == '__main__':\n"
+        "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
         "    sys.exit(main())\n"
     )
     script.chmod(0o755)
@@ -37,8 +37,15 @@ def test_a_python_target_is_detected_however_it_is_started(tmp_path):
     shell_script = tmp_path / "tool.sh"
     shell_script.write_text("#!/bin/sh\necho hi\n")
     shell_script.chmod(0o755)
-    for command in (["python3", "a.py"], ["python3.11", "-m", "pkg"], [sys.executable, "a.py"], ["env", "X=1", "python", "a.py"],
-                    ["bash", "-c", "cd /tmp && python3 -u a.py"], [console_script(tmp_path)], [str(env_script)]):
+    for command in (
+        ["python3", "a.py"],
+        ["python3.11", "-m", "pkg"],
+        [sys.executable, "a.py"],
+        ["env", "X=1", "python", "a.py"],
+        ["bash", "-c", "cd /tmp && python3 -u a.py"],
+        [console_script(tmp_path)],
+        [str(env_script)],
+    ):
         assert is_python_command(command), command
     for command in (["node", "a.js"], ["bash", "-c", "node a.js"], [str(shell_script)], ["no-such-program-here"], []):
         assert not is_python_command(command), command
@@ -79,12 +86,23 @@ def test_a_target_that_never_loads_the_probe_gets_one_warning_and_is_judged_from
     assert all(s["blocks"] is None for s in r.samples) and all(s["rss_tree"] for s in r.samples)
 
 
-def test_the_users_pythonpath_and_sitecustomize_stay_and_the_targets_children_are_not_probed(leakbench, tmp_path, monkeypatch):
+def test_the_users_pythonpath_and_sitecustomize_stay_and_the_targets_children_are_not_probed(
+    leakbench, tmp_path, monkeypatch
+):
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "sitecustomize.py").write_text("import sys\nsys.stderr.write('user sitecustomize ran\\n')\n")
     monkeypatch.setenv("PYTHONPATH", str(theirs))
-    r = run(leakbench, "env", sys.executable, str(AGENT), "--print-env", "PYTHONPATH", "--print-env", "LEAKBENCH_PYPROBE_FDS")
+    r = run(
+        leakbench,
+        "env",
+        sys.executable,
+        str(AGENT),
+        "--print-env",
+        "PYTHONPATH",
+        "--print-env",
+        "LEAKBENCH_PYPROBE_FDS",
+    )
     assert r.code == 0, r.proc.stdout + r.proc.stderr
     log = (r.dir / "target.log").read_text()
     assert "user sitecustomize ran" in log
@@ -94,8 +112,21 @@ def test_the_users_pythonpath_and_sitecustomize_stay_and_the_targets_children_ar
 
 
 def test_no_runtime_probe_leaves_a_python_target_alone(leakbench):
-    r = leakbench("run", str(LOOP), "--iterations", "30", "--no-runtime-probe", "--name", "off", "--",
-                  sys.executable, str(AGENT), "--print-env", "PYTHONPATH", name="off")
+    r = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        "30",
+        "--no-runtime-probe",
+        "--name",
+        "off",
+        "--",
+        sys.executable,
+        str(AGENT),
+        "--print-env",
+        "PYTHONPATH",
+        name="off",
+    )
     assert r.code == 0, r.proc.stdout + r.proc.stderr
     assert r.summary["probe"]["kind"] == "process"
     assert "pyinject" not in (r.dir / "target.log").read_text()

@@ -76,8 +76,22 @@ def outcomes(tmp_path_factory):
 
     where = tmp_path_factory.mktemp("retained")
     (where / "test_cases.py").write_text(CASES)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--leak-results={where / 'res'}", "test_cases.py"],
-                          cwd=where, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--leak-results={where / 'res'}",
+            "test_cases.py",
+        ],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     found = {}
     for run_dir in (where / "res").iterdir():
         summary = json.loads((run_dir / "summary.json").read_text())
@@ -93,7 +107,9 @@ def test_a_loop_that_keeps_nothing_passes(outcomes, test):
 
 def test_one_object_per_iteration_fails_by_the_block_counter(outcomes):
     s = outcomes[1]["test_one_object"]
-    assert (s["verdict"], s["rule"]) == ("leak", "counter") and s["counters"]["blocks"]["growth_per_iteration"] >= 0.9, s["counters"]
+    assert (s["verdict"], s["rule"]) == ("leak", "counter") and s["counters"]["blocks"][
+        "growth_per_iteration"
+    ] >= 0.9, s["counters"]
 
 
 def test_a_kept_pydantic_instance_fails_by_the_counters(outcomes):

@@ -13,10 +13,30 @@ def wrapped(*args: str) -> list[str]:
 
 
 def test_an_fd_leak_behind_a_bash_wrapper_is_caught_and_its_clean_twin_passes(leakbench, tag):
-    leaky = leakbench("run", str(LOOP), "--iterations", "60", "--no-runtime-probe", "--name", "leaky", "--",
-                      *wrapped("--fds", "--tag", tag), name="leaky")
-    clean = leakbench("run", str(LOOP), "--iterations", "60", "--no-runtime-probe", "--name", "clean", "--",
-                      *wrapped("--tag", tag), name="clean")
+    leaky = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        "60",
+        "--no-runtime-probe",
+        "--name",
+        "leaky",
+        "--",
+        *wrapped("--fds", "--tag", tag),
+        name="leaky",
+    )
+    clean = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        "60",
+        "--no-runtime-probe",
+        "--name",
+        "clean",
+        "--",
+        *wrapped("--tag", tag),
+        name="clean",
+    )
     assert leaky.code == 1, leaky.proc.stdout + leaky.proc.stderr
     assert leaky.summary["rule"] == "counter" and leaky.summary["counters"]["fds"]["fired"]
     assert all(s["children"] >= 1 for s in leaky.samples[1:])  # the wrapper was there, the agent under it

@@ -24,7 +24,6 @@ import time
 
 import psutil
 import pytest
-
 from conftest import ROOT
 
 pytestmark = [
@@ -49,7 +48,9 @@ def started_by(run_tmp: str) -> list[psutil.Process]:
 
 
 def install(program: str, *versions: str) -> None:
-    subprocess.run(["bash", str(REAL / program / "install.sh"), *versions], check=True, capture_output=True, timeout=1800)
+    subprocess.run(
+        ["bash", str(REAL / program / "install.sh"), *versions], check=True, capture_output=True, timeout=1800
+    )
 
 
 def leakbench_run(tmp_path, scenario, *args: str, env: dict[str, str] | None = None, timeout: float = 3600):
@@ -59,16 +60,25 @@ def leakbench_run(tmp_path, scenario, *args: str, env: dict[str, str] | None = N
     run_tmp = results.with_name(results.name + "-tmp")
     run_tmp.mkdir()
     started = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path,
-                          env={**os.environ, **(env or {}), "TMPDIR": str(run_tmp)})
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+        env={**os.environ, **(env or {}), "TMPDIR": str(run_tmp)},
+    )
     wall = time.monotonic() - started
     summaries = list(results.glob("*/summary.json"))
     assert summaries, proc.stdout + proc.stderr
     summary = json.loads(summaries[0].read_text())
     growth = summary.get("growth_per_iteration")
-    print(f"\n{scenario.name} {' '.join(args[-3:])}: {summary['verdict']} on {summary['metric']}, "
-          f"{(growth or 0) / 1024:+.1f} KiB/iteration, {summary.get('iterations_done')} of {summary['iterations']} iterations, "
-          f"wall {wall:.0f} s")
+    print(
+        f"\n{scenario.name} {' '.join(args[-3:])}: {summary['verdict']} on {summary['metric']}, "
+        f"{(growth or 0) / 1024:+.1f} KiB/iteration, "
+        f"{summary.get('iterations_done')} of {summary['iterations']} iterations, "
+        f"wall {wall:.0f} s"
+    )
     left = started_by(str(run_tmp))
     assert not left, f"outlived the run: {left}"
     assert not list(run_tmp.iterdir()), f"left in TMPDIR: {list(run_tmp.iterdir())}"
@@ -77,7 +87,9 @@ def leakbench_run(tmp_path, scenario, *args: str, env: dict[str, str] | None = N
 
 def test_ralph_0_1_3_is_caught(tmp_path):
     install("ralph")
-    code, summary, _ = leakbench_run(tmp_path, SCENARIOS / "ralph.toml", "--pty", "--", "bash", str(REAL / "ralph" / "launch.sh"))
+    code, summary, _ = leakbench_run(
+        tmp_path, SCENARIOS / "ralph.toml", "--pty", "--", "bash", str(REAL / "ralph" / "launch.sh")
+    )
     assert code == 1 and summary["verdict"] == "leak", summary["reason"]
 
 
@@ -94,8 +106,19 @@ def test_openclaw_verdicts_agree_with_the_bare_heap_every_time(tmp_path, version
     verdicts, started = [], time.monotonic()
     for _ in range(3):
         code, summary, _ = leakbench_run(
-            tmp_path, REAL / "openclaw" / "batch.toml", "--drive", "openclaw", "--timeout", "300",
-            "--", node22, gateway, version, "{port}", env={"LEAKBENCH_CLOCK_RATE": "10"})
+            tmp_path,
+            REAL / "openclaw" / "batch.toml",
+            "--drive",
+            "openclaw",
+            "--timeout",
+            "300",
+            "--",
+            node22,
+            gateway,
+            version,
+            "{port}",
+            env={"LEAKBENCH_CLOCK_RATE": "10"},
+        )
         assert summary["metric"] == "js_retained", summary.get("metric_fallback")
         assert code == (1 if summary["verdict"] == "leak" else 0)
         verdicts.append(summary["verdict"])
@@ -108,6 +131,18 @@ def test_opencode_rows_are_measured(tmp_path, version):
     """No scenario here reproduces the 21 GB report; the rows are measured, not asserted (docs/catalogue.md)."""
     install("opencode", version)
     code, summary, _ = leakbench_run(
-        tmp_path, ROOT / "scenarios" / "opencode-churn.toml", "--iterations", "150", "--warmup", "50", "--drive", "opencode",
-        "--", "bash", str(REAL / "opencode" / "launch.sh"), version, "{port}")
+        tmp_path,
+        ROOT / "scenarios" / "opencode-churn.toml",
+        "--iterations",
+        "150",
+        "--warmup",
+        "50",
+        "--drive",
+        "opencode",
+        "--",
+        "bash",
+        str(REAL / "opencode" / "launch.sh"),
+        version,
+        "{port}",
+    )
     assert code in (0, 1) and summary["verdict"] in ("pass", "leak"), summary["reason"]

@@ -15,12 +15,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import AGENT, LOOP, TARGETS, processes_with
 
-from conftest import AGENT, LOOP, processes_with
 from leakbench.cli import main
 
 PY = sys.executable
-from conftest import TARGETS
 
 SCENARIO = 'protocol = "openai"\niterations = 30\n'
 
@@ -53,17 +52,36 @@ def run_args(tmp_path: Path, scenario: str, *options: str) -> list[str]:
         ('protocol = "openai"\niterations = 0\n', "iterations: expected a whole number above 0, got 0"),
         ('protocol = "openai"\niterations = -5\n', "iterations: expected a whole number above 0, got -5"),
         ('protocol = "gopher"\niterations = 5\n', "protocol: expected one of"),
-        ('iterations = 5\n', "protocol: missing"),
+        ("iterations = 5\n", "protocol: missing"),
         (SCENARIO + "warmup = 30\n", "warmup: expected fewer than iterations (30), got 30"),
         (SCENARIO + "warmup = 31\n", "warmup: expected fewer than iterations (30), got 31"),
-        (SCENARIO + '[serve]\nsize = "fifty MB"\n', "serve.size: expected a size like \"1MB\" (cannot read size 'fifty MB'"),
+        (
+            SCENARIO + '[serve]\nsize = "fifty MB"\n',
+            "serve.size: expected a size like \"1MB\" (cannot read size 'fifty MB'",
+        ),
         (SCENARIO + '[serve]\nsize = "-1MB"\n', "serve.size: expected a size like \"1MB\" (size '-1MB' is negative"),
         (SCENARIO + '[serve]\nsize = "50XB"\n', "serve.size: expected a size like \"1MB\" (cannot read size '50XB'"),
         (SCENARIO + "[faults]\ncut_every = -1\n", "faults.cut_every"),
         (b"\xff\xfe".decode("latin-1"), "cannot read"),
     ],
-    ids=["toml", "unknown-key", "unknown-nested-key", "type", "float-count", "zero-iterations", "negative-iterations",
-         "protocol", "missing-key", "warmup-equal", "warmup-above", "size-words", "size-negative", "size-unit", "negative-fault", "not-utf8"],
+    ids=[
+        "toml",
+        "unknown-key",
+        "unknown-nested-key",
+        "type",
+        "float-count",
+        "zero-iterations",
+        "negative-iterations",
+        "protocol",
+        "missing-key",
+        "warmup-equal",
+        "warmup-above",
+        "size-words",
+        "size-negative",
+        "size-unit",
+        "negative-fault",
+        "not-utf8",
+    ],
 )
 def test_bad_scenario_file(tmp_path, capsys, text, says):
     path = tmp_path / "bad.toml"
@@ -89,9 +107,21 @@ def test_bad_scenario_file(tmp_path, capsys, text, says):
         (["--per-iteration", "1 parsec"], "--per-iteration: cannot read size '1 parsec'"),
         (["--timeout", "0"], "--timeout: expected a number above 0"),
         (["--clock", "sundial"], "--clock: invalid choice"),
-        (["--counters", "fds,handles", "--no-runtime-probe"], "--counters fds,handles: handles is not counted for a process target; expected some of fds,children,threads (or none)"),
-        (["--metric", "vms", "--no-runtime-probe"], "--metric vms: expected one of rss_tree, rss, uss for a process target"),
-        (["--json", "no-such-dir/summary.json"], "--json no-such-dir/summary.json: directory no-such-dir does not exist"),
+        (
+            ["--counters", "fds,handles", "--no-runtime-probe"],
+            (
+                "--counters fds,handles: handles is not counted for a process target; "
+                "expected some of fds,children,threads (or none)"
+            ),
+        ),
+        (
+            ["--metric", "vms", "--no-runtime-probe"],
+            "--metric vms: expected one of rss_tree, rss, uss for a process target",
+        ),
+        (
+            ["--json", "no-such-dir/summary.json"],
+            "--json no-such-dir/summary.json: directory no-such-dir does not exist",
+        ),
     ],
 )
 def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
@@ -104,18 +134,32 @@ def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
 @pytest.mark.parametrize(
     "options, says",
     [
-        (["--mock", "loopback"], "--mock loopback: applies to in-process callables and pytest loops only, not to a process command"),
-        (["--mock", "respx"], "--mock respx: applies to in-process callables and pytest loops only"),  # given, though it is the default
+        (
+            ["--mock", "loopback"],
+            "--mock loopback: applies to in-process callables and pytest loops only, not to a process command",
+        ),
+        (
+            ["--mock", "respx"],
+            "--mock respx: applies to in-process callables and pytest loops only",
+        ),  # given, though it is the default
         (["--no-tracemalloc"], "--no-tracemalloc: applies to in-process callables and pytest loops only"),
-        (["--drive", "opencode", "--clock", "tick"], "--clock tick: does not apply with --drive, whose driver ends each iteration"),
+        (
+            ["--drive", "opencode", "--clock", "tick"],
+            "--clock tick: does not apply with --drive, whose driver ends each iteration",
+        ),
         (["--drive", "opencode", "--clock", "time"], "--clock time: does not apply with --drive"),
         (["--interval", "2"], "--interval 2.0: applies with --clock time only"),
         (["--drive", "gopher"], "--drive: expected one of openclaw, opencode, got 'gopher'"),
-        (["--drive", "opencode", "--drive-model", "mock"], "--drive-model mock: expected PROVIDER/MODEL, e.g. leakbench/mock"),
+        (
+            ["--drive", "opencode", "--drive-model", "mock"],
+            "--drive-model mock: expected PROVIDER/MODEL, e.g. leakbench/mock",
+        ),
         (["--drive-model", "leakbench/mock"], "--drive-model leakbench/mock: applies with --drive only"),
     ],
 )
-def test_options_that_do_not_apply_are_refused_before_the_target_starts(tmp_path, capsys, monkeypatch, tag, options, says):
+def test_options_that_do_not_apply_are_refused_before_the_target_starts(
+    tmp_path, capsys, monkeypatch, tag, options, says
+):
     monkeypatch.chdir(tmp_path)
     line = one_line_error(capsys, run_args(tmp_path, str(LOOP), *options) + ["--", PY, str(AGENT), "--tag", tag], 2)
     assert says in line
@@ -124,7 +168,9 @@ def test_options_that_do_not_apply_are_refused_before_the_target_starts(tmp_path
 
 def test_drive_is_refused_for_an_in_process_target(tmp_path, capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(TARGETS))
-    line = one_line_error(capsys, run_args(tmp_path, str(LOOP), "--drive", "opencode", "--target", "slow_loop:one_turn"), 2)
+    line = one_line_error(
+        capsys, run_args(tmp_path, str(LOOP), "--drive", "opencode", "--target", "slow_loop:one_turn"), 2
+    )
     assert "--drive opencode: applies to process commands only, not to an in-process callable" in line
     assert not (tmp_path / "results").exists()
 
@@ -211,8 +257,14 @@ def test_memray_asked_for_but_not_installed(tmp_path):
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['memray'] = None\n")
     env = {**os.environ, "PYTHONPATH": f"{hide}{os.pathsep}{TARGETS}"}
     for target in (["--target", "slow_loop:one_turn"], ["--", PY, str(AGENT)]):
-        proc = subprocess.run([PY, "-m", "leakbench", *run_args(tmp_path, str(LOOP), "--memray"), *target],
-                              capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        proc = subprocess.run(
+            [PY, "-m", "leakbench", *run_args(tmp_path, str(LOOP), "--memray"), *target],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert proc.stderr.strip() == "leakbench: memray is not installed: pip install 'leakbench[memray]'"
     assert not (tmp_path / "results").exists()

@@ -16,11 +16,9 @@ import threading
 from pathlib import Path
 
 import psutil
-
-from conftest import AGENT, LOOP, processes_with
+from conftest import AGENT, LOOP, TARGETS, processes_with
 
 PY = sys.executable
-from conftest import TARGETS
 
 
 class RunWatch(threading.Thread):
@@ -88,8 +86,22 @@ def test_runaway_process_is_killed_near_the_limit_and_the_host_keeps_its_memory(
     watch = RunWatch(int(limit * 1.1) + 512 * 2**20, tag=tag)
     watch.start()
     try:
-        r = leakbench("run", str(LOOP), "--rss-limit", str(limit), "--", PY, str(AGENT),
-                      "--runaway-after", "30", "--runaway-step", "10MB", "--daemon-grandchild", "--tag", tag)
+        r = leakbench(
+            "run",
+            str(LOOP),
+            "--rss-limit",
+            str(limit),
+            "--",
+            PY,
+            str(AGENT),
+            "--runaway-after",
+            "30",
+            "--runaway-step",
+            "10MB",
+            "--daemon-grandchild",
+            "--tag",
+            tag,
+        )
     finally:
         watch.stop()
     assert not watch.breached, f"the run reached {watch.max_rss} bytes: the guard did not hold"
@@ -100,7 +112,11 @@ def test_runaway_process_is_killed_near_the_limit_and_the_host_keeps_its_memory(
     assert s["iterations_done"] >= 29 and len(r.samples) >= 30  # the quiet start is kept
     # The target printed its own RSS after every 10 MB step: the last line is what it
     # reached before the kill, give or take the step in flight.
-    steps = [int(line.split()[-1]) for line in (r.dir / "target.log").read_text().splitlines() if line.startswith("runaway rss")]
+    steps = [
+        int(line.split()[-1])
+        for line in (r.dir / "target.log").read_text().splitlines()
+        if line.startswith("runaway rss")
+    ]
     assert steps, "the target never ran away: nothing was tested"
     assert steps[-1] + 10_000_000 < limit * 1.1, f"target reached {steps[-1]} before the kill, limit {limit}"
     assert max(x["peak_tree"] or 0 for x in r.samples) < limit * 1.1
@@ -134,8 +150,19 @@ def test_in_process_target_that_swallows_the_guard_is_ended_at_the_hard_limit(tm
 
 
 def _in_process(target: str, limit: int, tmp_path: Path) -> tuple[RunWatch, subprocess.CompletedProcess]:
-    cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={tmp_path / 'results'}", "--no-progress",
-           "--rss-limit", str(limit), "--target", f"slow_loop:{target}"]
+    cmd = [
+        PY,
+        "-m",
+        "leakbench",
+        "run",
+        str(LOOP),
+        f"--results={tmp_path / 'results'}",
+        "--no-progress",
+        "--rss-limit",
+        str(limit),
+        "--target",
+        f"slow_loop:{target}",
+    ]
     (tmp_path / "tmp").mkdir()  # a temp dir of its own: what it leaves there is its own, not a parallel test's
     env = {**os.environ, "PYTHONPATH": str(TARGETS), "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

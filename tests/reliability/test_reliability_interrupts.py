@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import AGENT, LOOP, processes_with
 
 PY = sys.executable
@@ -23,8 +22,23 @@ PY = sys.executable
 def start(tmp_path: Path, *target_args: str, extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path]:
     """leakbench in its own session, as a shell runs a foreground job: Ctrl-C goes to its group."""
     results = tmp_path / "results"
-    cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={results}", "--no-progress", *extra, "--", PY, str(AGENT), *target_args]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cmd = [
+        PY,
+        "-m",
+        "leakbench",
+        "run",
+        str(LOOP),
+        f"--results={results}",
+        "--no-progress",
+        *extra,
+        "--",
+        PY,
+        str(AGENT),
+        *target_args,
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     return proc, results / "loop"
 
 
@@ -47,7 +61,9 @@ def samples(run_dir: Path) -> list[dict]:
 def test_signal_mid_run_ends_the_target_group_and_keeps_the_samples(tmp_path, tag, how):
     # The target hangs at iteration 15, ignores SIGTERM and left a setsid daemon behind:
     # the worst case for cleanup, and a run that can only end by the signal.
-    proc, run_dir = start(tmp_path, "--hang-at", "15", "--ignore-term", "--daemon-grandchild", "--tag", tag, extra=("--timeout", "120"))
+    proc, run_dir = start(
+        tmp_path, "--hang-at", "15", "--ignore-term", "--daemon-grandchild", "--tag", tag, extra=("--timeout", "120")
+    )
     wait_for(lambda: len(samples(run_dir)) >= 15, what="15 samples")
     assert len(processes_with(tag)) >= 2  # the target and its daemon are really there
     if how == "SIGTERM":
@@ -82,7 +98,9 @@ def test_sigterm_while_the_run_is_starting_still_writes_an_interrupted_summary(t
 
 def test_second_signal_during_cleanup_does_not_orphan_the_target(tmp_path, tag):
     """Impatient users press Ctrl-C twice; CI sends SIGTERM and soon again. Cleanup must still finish."""
-    proc, run_dir = start(tmp_path, "--hang-at", "10", "--ignore-term", "--daemon-grandchild", "--tag", tag, extra=("--timeout", "120"))
+    proc, run_dir = start(
+        tmp_path, "--hang-at", "10", "--ignore-term", "--daemon-grandchild", "--tag", tag, extra=("--timeout", "120")
+    )
     wait_for(lambda: len(samples(run_dir)) >= 10, what="10 samples")
     proc.send_signal(signal.SIGTERM)
     # The target ignores SIGTERM, so leakbench now waits out its grace period: signal it again meanwhile.
@@ -100,11 +118,27 @@ def test_second_signal_during_cleanup_does_not_orphan_the_target(tmp_path, tag):
 def test_ctrl_c_stops_an_in_process_target_with_its_samples(tmp_path):
     """In-process the signal lands in the measured loop itself, between two calls of the target."""
     from conftest import TARGETS as targets
+
     results = tmp_path / "results"
-    cmd = [PY, "-m", "leakbench", "run", str(LOOP), f"--results={results}", "--no-progress", "--iterations", "100000",
-           "--warmup", "10", "--target", "slow_loop:one_turn"]
+    cmd = [
+        PY,
+        "-m",
+        "leakbench",
+        "run",
+        str(LOOP),
+        f"--results={results}",
+        "--no-progress",
+        "--iterations",
+        "100000",
+        "--warmup",
+        "10",
+        "--target",
+        "slow_loop:one_turn",
+    ]
     env = {**os.environ, "PYTHONPATH": str(targets)}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     run_dir = results / "loop"
     wait_for(lambda: len(samples(run_dir)) >= 20, what="20 in-process samples")
     os.killpg(proc.pid, signal.SIGINT)

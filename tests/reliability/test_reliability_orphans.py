@@ -14,9 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 
-from conftest import processes_with
-
-from conftest import TARGETS
+from conftest import TARGETS, processes_with
 
 MANY_RUNS = TARGETS / "many_runs.py"
 EXPECTED = {
@@ -31,8 +29,13 @@ EXPECTED = {
 
 
 def test_no_process_survives_100_runs(tmp_path, tag):
-    proc = subprocess.run([sys.executable, str(MANY_RUNS), tag, str(tmp_path / "results"), "100"],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(MANY_RUNS), tag, str(tmp_path / "results"), "100"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     outcomes = report["outcomes"]

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from conftest import AGENT, LOOP
+
 from leakbench.errors import UsageError
-from leakbench.results import RunDir
-from leakbench.scenario import load_scenario
+from leakbench.scenario.spec import load_scenario
+from leakbench.verdict.results import RunDir
 
 PY = sys.executable
 
@@ -41,11 +41,38 @@ def wait_for(predicate, timeout: float = 60.0) -> None:
 
 def test_the_mock_listens_on_loopback_only_during_a_run_and_under_serve(tmp_path, tag):
     results = tmp_path / "results"
-    run = subprocess.Popen([PY, "-m", "leakbench", "run", str(LOOP), f"--results={results}", "--no-progress", "--timeout", "60",
-                            "--", PY, str(AGENT), "--hang-at", "5", "--tag", tag], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    serve = subprocess.Popen([PY, "-m", "leakbench", "serve", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "leakbench",
+            "run",
+            str(LOOP),
+            f"--results={results}",
+            "--no-progress",
+            "--timeout",
+            "60",
+            "--",
+            PY,
+            str(AGENT),
+            "--hang-at",
+            "5",
+            "--tag",
+            tag,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    serve = subprocess.Popen(
+        [PY, "-m", "leakbench", "serve", "demo"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        wait_for(lambda: (results / "loop" / "samples.jsonl").exists() and len((results / "loop" / "samples.jsonl").read_text().splitlines()) >= 5)
+        wait_for(
+            lambda: (
+                (results / "loop" / "samples.jsonl").exists()
+                and len((results / "loop" / "samples.jsonl").read_text().splitlines()) >= 5
+            )
+        )
         assert serve.stdout.readline().startswith("leakbench mock:")
         for pid in (run.pid, serve.pid):
             addresses = listening(pid)
@@ -64,14 +91,35 @@ def all_bytes(root: Path) -> bytes:
 def test_api_keys_never_reach_the_results(leakbench, tmp_path, monkeypatch):
     """Keys from a config file (seen only in headers), the command line, and the environment."""
     from_file, on_command_line, in_env, user_openai = (
-        "sk-from-config-file-0123456789", "sk-on-command-line-0123456789", "sk-or-inherited-0123456789", "sk-users-real-openai-0123456789")
+        "sk-from-config-file-0123456789",
+        "sk-on-command-line-0123456789",
+        "sk-or-inherited-0123456789",
+        "sk-users-real-openai-0123456789",
+    )
     (tmp_path / "key.txt").write_text(from_file)
     monkeypatch.setenv("OPENROUTER_API_KEY", in_env)
     monkeypatch.setenv("OPENAI_API_KEY", user_openai)
     for n, key_arg in enumerate((f"@{tmp_path / 'key.txt'}", on_command_line)):
-        r = leakbench("run", str(LOOP), "--name", f"keys-{n}", "--iterations", "30", "--warmup", "5", "--",
-                      PY, str(AGENT), "--api-key", key_arg, "--print-env", "OPENROUTER_API_KEY", "--print-env", "OPENAI_API_KEY",
-                      name=f"keys-{n}")
+        r = leakbench(
+            "run",
+            str(LOOP),
+            "--name",
+            f"keys-{n}",
+            "--iterations",
+            "30",
+            "--warmup",
+            "5",
+            "--",
+            PY,
+            str(AGENT),
+            "--api-key",
+            key_arg,
+            "--print-env",
+            "OPENROUTER_API_KEY",
+            "--print-env",
+            "OPENAI_API_KEY",
+            name=f"keys-{n}",
+        )
         assert r.code == 0, r.proc.stdout + r.proc.stderr
         log = (r.dir / "target.log").read_text()
         assert "agent: using API key [redacted]" in log  # the target really printed one, and it was caught
@@ -82,7 +130,9 @@ def test_api_keys_never_reach_the_results(leakbench, tmp_path, monkeypatch):
         assert secret.encode() not in written, secret
 
 
-@pytest.mark.parametrize("name", ["../../escape", "/etc/cron.d/x", "..", ".", "a/../../b", "..\\..\\win", "x\x00y", "~/.ssh/keys", ""])
+@pytest.mark.parametrize(
+    "name", ["../../escape", "/etc/cron.d/x", "..", ".", "a/../../b", "..\\..\\win", "x\x00y", "~/.ssh/keys", ""]
+)
 def test_run_names_stay_under_the_results_root(tmp_path, name):
     root = tmp_path / "results"
     run_dir = RunDir(root, name)
@@ -110,7 +160,7 @@ def test_builtin_scenario_names_cannot_reach_outside_the_scenarios(name, tmp_pat
 
 def test_redaction_finds_a_key_split_across_read_blocks(tmp_path):
     """target.log is redacted in blocks; a key straddling two blocks must not slip through."""
-    from leakbench.redact import redact_file
+    from leakbench.reporters.redact import redact_file
 
     secret = "sk-straddling-the-boundary-42"
     log = tmp_path / "target.log"

@@ -9,7 +9,6 @@ ends in a crash is still a leak to look at.
 import sys
 
 import pytest
-
 from conftest import AGENT, LOOP, processes_with
 
 PY = sys.executable

@@ -13,7 +13,7 @@ import sys
 
 from conftest import AGENT, LOOP
 
-SUITE = f'''
+SUITE = f"""
 import sys
 
 AGENT, LOOP = {str(AGENT)!r}, {str(LOOP)!r}
@@ -36,7 +36,7 @@ def test_leaky_process(leak):
 
 def test_clean_process(leak):
     leak.run(LOOP, command=[sys.executable, AGENT])
-'''
+"""
 
 EXPECTED = {
     "test_leaky_loop": "leak",
@@ -48,9 +48,25 @@ EXPECTED = {
 
 def verdicts(tmp_path, workers: str) -> dict[str, str]:
     results = tmp_path / f"results-n{workers}"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "test_suite.py", "-q", "-p", "no:cacheprovider", "-n", workers,
-                           f"--leak-results={results}", "--leak-budget=10MB"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "test_suite.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            workers,
+            f"--leak-results={results}",
+            "--leak-budget=10MB",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]  # the leaks fail, nothing errors
     assert "2 failed, 2 passed" in proc.stdout, proc.stdout[-3000:]
     found = {}

@@ -8,8 +8,8 @@ from pathlib import Path
 import memray
 import pytest
 
-from leakbench.allocations import SCHEMA, load_allocations, portable_path, summarize_capture, write_allocations
-from leakbench.capture import MemrayWindow
+from leakbench.attribution.allocations import SCHEMA, load_allocations, portable_path, summarize_capture, write_allocations
+from leakbench.attribution.captures import MemrayWindow
 from leakbench.errors import UsageError
 
 HELD: list[bytes] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import memray
 import pytest
 
-from leakbench.capture import MemrayWindow, finish_process_capture, growth_report, wrap_command
+from leakbench.attribution.captures import MemrayWindow, finish_process_capture, growth_report, wrap_command
 from leakbench.errors import UsageError
 
 from conftest import TARGETS
@@ -25,7 +25,7 @@ WINDOW_PROGRAM = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
-    from leakbench.capture import MemrayWindow
+    from leakbench.attribution.captures import MemrayWindow
 
     HELD = []
 
@@ -117,7 +117,7 @@ def test_memray_missing_is_one_line(tmp_path, monkeypatch):
 # -- process targets ------------------------------------------------------------
 
 CAPTURE = Path("/results/run/capture.bin")
-SHIM = str(Path(__import__("leakbench").__file__).with_name("memray_shim.py"))
+SHIM = str(Path(__import__("leakbench").__file__).parent / "attribution" / "memray_shim.py")
 MEMRAY_RUN = [SHIM, str(CAPTURE)]
 
 

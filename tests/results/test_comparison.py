@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from leakbench.allocations import load_allocations
-from leakbench.capture import MemrayWindow
-from leakbench.comparison import (
+from leakbench.attribution.allocations import load_allocations
+from leakbench.attribution.captures import MemrayWindow
+from leakbench.verdict.comparison import (
     IMPROVED,
     MISSING,
     NOT_COMPARABLE,
@@ -21,7 +21,7 @@ from leakbench.comparison import (
     diff_allocations,
 )
 from leakbench.errors import UsageError
-from leakbench.results import Summary
+from leakbench.verdict.results import Summary
 
 HELD: list[bytes] = []
 
@@ -184,7 +184,7 @@ def write_run(root: Path, name: str, slope: float, iterations: int, done: int, w
     run.mkdir(parents=True)
     rows = [{"i": i, "rss": 50_000_000 + slope * i + slope * min(i, 30)} for i in range(done + 1)]
     (run / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    from leakbench.analysis import fit
+    from leakbench.verdict.analysis import fit
 
     growth, _, low, high = fit([r["i"] for r in rows if r["i"] >= warmup], [r["rss"] for r in rows if r["i"] >= warmup])
     Summary(verdict="leak" if done < iterations else "pass", metric="rss", scenario={"hash": "h"}, iterations=iterations,

@@ -8,7 +8,7 @@ from pathlib import Path
 import memray
 import pytest
 
-from leakbench.capture import MemrayWindow
+from leakbench.attribution.captures import MemrayWindow
 from leakbench import cli
 
 HELD: list[bytes] = []

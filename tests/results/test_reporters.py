@@ -10,15 +10,15 @@ import pytest
 from rich.console import Console
 
 from leakbench import cli
-from leakbench.comparison import Diff, StackChange, compare_run
+from leakbench.verdict.comparison import Diff, StackChange, compare_run
 from leakbench.reporters import plot, write_reports
 from leakbench.reporters.diff_rows import diff_row
 from leakbench.reporters.html import HTML, diff_html
 from leakbench.reporters.markdown import MARKDOWN, compare_markdown, diff_markdown
-from leakbench.reporters.pytest_summary import failure_message, slim
+from leakbench.pytest_plugin.summary import failure_message, slim
 from leakbench.reporters.summary_text import SummaryText
 from leakbench.reporters.terminal import print_summary
-from leakbench.results import PLOT, SAMPLES, SUMMARY, Summary
+from leakbench.verdict.results import PLOT, SAMPLES, SUMMARY, Summary
 from leakbench.units import format_size
 
 KIB, MIB = 1024, 2**20

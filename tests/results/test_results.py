@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from leakbench.analysis import Thresholds, judge
+from leakbench.verdict.analysis import Thresholds, judge
 from leakbench.errors import UsageError
 from leakbench.probes.spec import ProbeSpec
-from leakbench.results import PLOT, SAMPLES, SCHEMA, SUMMARY, RunDir, Summary, read_samples
+from leakbench.verdict.results import PLOT, SAMPLES, SCHEMA, SUMMARY, RunDir, Summary, read_samples
 
 # What leakbench 0.x wrote before the summary recorded its probe.
 SCHEMA_1 = {

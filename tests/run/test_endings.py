@@ -12,7 +12,6 @@ import socket
 import sys
 
 import pytest
-
 from conftest import AGENT, LOOP, TARGETS
 
 PY = sys.executable
@@ -100,21 +99,47 @@ RUNS_AHEAD = (
 
 def test_a_tick_target_that_does_not_read_the_answer_is_a_target_error_with_its_samples_kept(leakbench):
     """Written for the one-way pipe of old: it runs ahead of its samples, so it cannot be measured per iteration."""
-    r = leakbench("run", str(LOOP), "--iterations", "200", "--clock", "tick", "--", PY, str(TICKER), "--keep", "1MB", "--no-answer", "--then", "wait")
+    r = leakbench(
+        "run",
+        str(LOOP),
+        "--iterations",
+        "200",
+        "--clock",
+        "tick",
+        "--",
+        PY,
+        str(TICKER),
+        "--keep",
+        "1MB",
+        "--no-answer",
+        "--then",
+        "wait",
+    )
     assert r.code == 3, r.proc.stdout + r.proc.stderr
     assert " ".join(r.proc.stdout.split()).startswith(RUNS_AHEAD)  # one line, wrapped to the terminal
     s = r.summary
-    assert s["verdict"] == "error" and s["rule"] is None and s["target_error"] == s["reason"] == RUNS_AHEAD[len("ERROR: "):]
+    assert (
+        s["verdict"] == "error"
+        and s["rule"] is None
+        and s["target_error"] == s["reason"] == RUNS_AHEAD[len("ERROR: ") :]
+    )
     assert s["samples"] == 2 and len(r.samples) == 2 and s["iterations_done"] == 1  # the baseline and the first tick
 
 
-@pytest.mark.parametrize("target", [(PY, str(TICKER), "--keep", "1MB", "--no-answer"), ("bash", "-c", 'for i in $(seq 200); do printf . >&"$LEAKBENCH_TICK_FD"; done')], ids=["python", "shell"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        (PY, str(TICKER), "--keep", "1MB", "--no-answer"),
+        ("bash", "-c", 'for i in $(seq 200); do printf . >&"$LEAKBENCH_TICK_FD"; done'),
+    ],
+    ids=["python", "shell"],
+)
 def test_a_tick_target_that_does_not_read_the_answer_and_exits_at_once_gets_the_same_error(leakbench, target):
     """Gone before leakbench read its first tick, maybe: what it wrote before it exited is read first."""
     r = leakbench("run", str(LOOP), "--iterations", "200", "--clock", "tick", "--", *target)
     assert r.code == 3, r.proc.stdout + r.proc.stderr
     assert " ".join(r.proc.stdout.split()).startswith(RUNS_AHEAD)
-    assert r.summary["verdict"] == "error" and r.summary["reason"] == RUNS_AHEAD[len("ERROR: "):]
+    assert r.summary["verdict"] == "error" and r.summary["reason"] == RUNS_AHEAD[len("ERROR: ") :]
 
 
 def free_port() -> int:

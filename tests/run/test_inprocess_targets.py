@@ -7,7 +7,6 @@ import sys
 import threading
 
 import pytest
-
 from conftest import ROOT
 
 TEXT = str(ROOT / "tests" / "scenarios" / "text.toml")
@@ -67,8 +66,15 @@ def test_the_progress_bar_on_a_terminal_is_not_counted_as_the_targets(tmp_path):
     counts: whatever it keeps per update, the gc object counter reads as a leak."""
     master, slave = os.openpty()
     cmd = [sys.executable, "-m", "leakbench", "run", TEXT, f"--results={tmp_path}", "--target", f"{TARGETS}:clean"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, text=True)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        text=True,
+    )
     os.close(slave)
     drawn = []
 

@@ -7,10 +7,10 @@ import os
 import sys
 
 import pytest
-
 from conftest import LOOP, TARGETS, processes_with
-from leakbench import netns
+
 from leakbench.errors import UsageError
+from leakbench.running import netns
 
 PY = sys.executable
 CLIENT = str(TARGETS / "isolated_client.py")
@@ -19,7 +19,7 @@ QUICK = ("--iterations", "25", "--warmup", "5", "--no-runtime-probe")
 
 def lines(run, prefix: str) -> list[str]:
     text = (run.dir / "target.log").read_bytes().decode("utf-8", "replace").replace("\r", "")
-    return [line[len(prefix):].strip() for line in text.splitlines() if line.startswith(prefix)]
+    return [line[len(prefix) :].strip() for line in text.splitlines() if line.startswith(prefix)]
 
 
 def test_an_isolated_target_reaches_the_mock_and_nothing_outside(leakbench, tag):
@@ -40,9 +40,13 @@ def test_without_the_flag_the_target_shares_our_network(leakbench, tag):
 def test_no_namespace_is_one_line_never_an_open_network(monkeypatch):
     monkeypatch.setattr(netns, "_unshare", lambda flags: errno.EPERM)
     monkeypatch.setattr(netns.threading, "active_count", lambda: 2)  # no user-namespace fallback either
-    with pytest.raises(UsageError, match=r"^--isolate-network: cannot create a network namespace \(Operation not permitted\)"):
-        with netns.isolated_network():
-            pytest.fail("ran with the network open")
+    with (
+        pytest.raises(
+            UsageError, match=r"^--isolate-network: cannot create a network namespace \(Operation not permitted\)"
+        ),
+        netns.isolated_network(),
+    ):
+        pytest.fail("ran with the network open")
 
 
 def test_the_namespace_is_left_on_exit():

@@ -15,10 +15,12 @@ import pytest
 REPLIES = []
 
 def turn(client):
-    reply = client.chat.completions.create(model="mock", messages=[{"role": "user", "content": "read the file"}], tools=TOOLS)
+    reply = client.chat.completions.create(model="mock", \
+messages=[{"role": "user", "content": "read the file"}], tools=TOOLS)
     return reply.choices[0].message
 
-TOOLS = [{"type": "function", "function": {"name": "read", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]
+TOOLS = [{"type": "function", "function": {"name": "read", \
+"parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}}]
 
 @pytest.mark.leak(iterations=150, warmup=30)
 def test_clean(leak, leak_mock):
@@ -36,7 +38,9 @@ def test_keeps_every_reply(leak, leak_mock):
 
 
 def run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", f"--leak-results={pytester.path / 'res'}", *args)
+    return pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", f"--leak-results={pytester.path / 'res'}", *args
+    )
 
 
 def summary(pytester, test: str) -> dict:
@@ -74,7 +78,8 @@ def test_the_httpx_client_and_the_transport_from_the_command_line(pytester):
 def test_raw(leak, leak_mock):
     assert leak_mock.transport == "respx" and leak_mock.url == "http://127.0.0.1:9"  # no socket: respx answers httpx
     for i in leak.iterations(60):
-        r = leak_mock.client.post("/v1/chat/completions", json={"model": "mock", "messages": [{"role": "user", "content": "hi"}]})
+        r = leak_mock.client.post("/v1/chat/completions", \
+json={"model": "mock", "messages": [{"role": "user", "content": "hi"}]})
         assert r.status_code == 200
 """)
     result = run(pytester, "--leak-mock", "respx", "--leak-warmup", "20")

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from leakbench.driver import OpenClawDriver, make_driver
 from leakbench.errors import TargetError
+from leakbench.running.driver import OpenClawDriver, make_driver
 
 
 class Gateway:
@@ -48,7 +48,10 @@ class Gateway:
         if body["tool"] == "sessions_spawn":
             if self.cold > 0:
                 self.cold -= 1
-                return 200, {"ok": True, "result": {"details": {"status": "error", "error": "gateway timeout after 10000ms"}}}
+                return 200, {
+                    "ok": True,
+                    "result": {"details": {"status": "error", "error": "gateway timeout after 10000ms"}},
+                }
             run_id = f"run-{len(self.calls)}"
             self.polls[run_id] = 0
             return 200, {"ok": True, "result": {"details": {"status": "accepted", "runId": run_id}}}
@@ -92,11 +95,13 @@ def test_one_spawn_per_iteration_then_wait_for_its_run(gateway, monkeypatch):
 
 def test_a_cold_gateways_failed_spawn_is_retried_and_a_stuck_one_is_a_target_error(gateway, monkeypatch):
     monkeypatch.setattr(OpenClawDriver, "POLL_SECONDS", 0.01)
-    monkeypatch.setattr("leakbench.driver.time.sleep", lambda s: None)
+    monkeypatch.setattr("leakbench.running.driver.time.sleep", lambda s: None)
     driver = OpenClawDriver(gateway(cold=1, active_polls=0).url, 5)
     driver.iteration(0)
     stuck = OpenClawDriver(gateway(cold=OpenClawDriver.RETRIES).url, 5)
-    with pytest.raises(TargetError, match="driving openclaw at iteration 0 failed: ValueError: sessions_spawn answered"):
+    with pytest.raises(
+        TargetError, match="driving openclaw at iteration 0 failed: ValueError: sessions_spawn answered"
+    ):
         stuck.iteration(0)
 
 

@@ -8,15 +8,15 @@ import sys
 import time
 
 import pytest
-
-from leakbench.config import LoopScenario, RunConfig
-from leakbench.errors import TargetError
-from leakbench.pacers import Driven, MockUnits, OwnLoop, TickPipe, Timer, pacer_for
-from leakbench.probes.base import LaunchPlan, Probe
-from leakbench.probes.spec import ProbeSpec
-from leakbench.run import Run
-
 from test_run import ScriptedProbe
+
+from leakbench.errors import TargetError
+from leakbench.probes.base import Probe
+from leakbench.probes.spec import ProbeSpec
+from leakbench.running.config import LoopScenario, RunConfig
+from leakbench.running.pacers import Driven, MockUnits, OwnLoop, TickPipe, Timer, pacer_for
+from leakbench.running.plan import LaunchPlan
+from leakbench.running.run import Run
 
 
 def config(tmp_path, iterations=30, **kwargs) -> RunConfig:
@@ -38,7 +38,8 @@ def test_the_pacer_follows_the_target_and_its_clock(tmp_path, kwargs, expected):
     assert type(pacer_for(config(tmp_path, **kwargs))) is expected
 
 
-# A target of the tick protocol in a few lines: it notes the iteration it is in, ticks at its end, then reads the answer.
+# A target of the tick protocol in a few lines: it notes the iteration it is in, ticks at its end,
+# then reads the answer.
 TICKER = """\
 import os, sys
 fd, progress, answer = int(os.environ["LEAKBENCH_TICK_FD"]), sys.argv[1], sys.argv[2] == "answer"
@@ -106,7 +107,9 @@ def test_ticks_from_a_real_process_are_boundaries_sampled_while_it_waits(tmp_pat
 def test_a_target_that_does_not_read_the_answer_is_refused_at_its_second_tick(tmp_path, stopped):
     run, _, proc = tick_run(tmp_path, stopped, answer=False)
     assert isinstance(run.failure, TargetError)
-    assert str(run.failure).startswith("cannot measure per iteration: the target writes its ticks to LEAKBENCH_TICK_FD but does not read")
+    assert str(run.failure).startswith(
+        "cannot measure per iteration: the target writes its ticks to LEAKBENCH_TICK_FD but does not read"
+    )
     assert "(tick 2 came before it read the answer to tick 1)" in str(run.failure)
     assert run.recorder.count == 2 and run.recorder.last_iteration == 1  # the samples taken are kept
 
@@ -115,7 +118,9 @@ def test_a_target_that_ran_ahead_and_exited_before_its_ticks_were_read_is_refuse
     """Its end is closed, so nothing it left unread remains to count: the order of its ticks says it."""
     run, pacer, proc = tick_run(tmp_path, stopped, answer=False, before_start=lambda proc: proc.wait(20))
     pacer.settle()
-    assert isinstance(run.failure, TargetError) and "tick 2 came before it read the answer to tick 1" in str(run.failure)
+    assert isinstance(run.failure, TargetError) and "tick 2 came before it read the answer to tick 1" in str(
+        run.failure
+    )
 
 
 def test_a_tick_past_the_last_iteration_is_not_answered(tmp_path, stopped):

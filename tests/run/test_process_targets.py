@@ -3,7 +3,6 @@
 import sys
 
 import pytest
-
 from conftest import AGENT, LOOP, TARGETS, processes_with
 
 PY = sys.executable
@@ -29,7 +28,15 @@ def test_clean_twin_passes(leakbench):
         assert r.samples[-1][key] is not None
     assert any(smp["uss"] for smp in r.samples)
     assert (r.dir / "memory.png").exists()
-    for key in ("scenario", "versions", "machine", "growth_per_iteration_low", "growth_per_iteration_high", "budget", "per_iteration"):
+    for key in (
+        "scenario",
+        "versions",
+        "machine",
+        "growth_per_iteration_low",
+        "growth_per_iteration_high",
+        "budget",
+        "per_iteration",
+    ):
         assert key in s
 
 
@@ -60,7 +67,20 @@ def test_counters_can_be_switched_off(leakbench):
 
 
 def test_runaway_allocator_is_killed_by_the_guard_and_nothing_is_left(leakbench, tag):
-    r = leakbench("run", str(LOOP), "--rss-limit", "400MB", "--", PY, str(AGENT), "--runaway-after", "30", "--daemon-grandchild", "--tag", tag)
+    r = leakbench(
+        "run",
+        str(LOOP),
+        "--rss-limit",
+        "400MB",
+        "--",
+        PY,
+        str(AGENT),
+        "--runaway-after",
+        "30",
+        "--daemon-grandchild",
+        "--tag",
+        tag,
+    )
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     s = r.summary
     assert s["rule"] == "guard" and "guard" in s["reason"]
@@ -77,8 +97,11 @@ def test_crash_gives_exit_3_and_keeps_samples(leakbench):
 
 
 def test_tick_clock_for_targets_that_do_not_talk_http(leakbench):
-    """Each sample is taken while the agent waits for the answer to its tick: 100 KB per tick reads as 100 KB, every run."""
-    r = leakbench("run", str(LOOP), "--clock", "tick", "--", PY, str(AGENT), "--tick", "--iterations", "120", "--leak", "100KB")
+    """Each sample is taken while the agent waits for the answer to its tick: 100 KB per tick reads as 100 KB,
+    every run."""
+    r = leakbench(
+        "run", str(LOOP), "--clock", "tick", "--", PY, str(AGENT), "--tick", "--iterations", "120", "--leak", "100KB"
+    )
     assert r.code == 1, r.proc.stdout + r.proc.stderr
     s = r.summary
     assert s["verdict"] == "leak" and 80_000 < s["growth_per_iteration"] < 130_000  # (stopped early: budget spent)
@@ -119,7 +142,9 @@ done
 
 
 def test_a_shell_target_speaks_the_tick_protocol(leakbench):
-    r = leakbench("run", str(LOOP), "--iterations", "60", "--warmup", "10", "--clock", "tick", "--", "bash", "-c", SHELL_TICKS)
+    r = leakbench(
+        "run", str(LOOP), "--iterations", "60", "--warmup", "10", "--clock", "tick", "--", "bash", "-c", SHELL_TICKS
+    )
     assert r.code == 0, r.proc.stdout + r.proc.stderr
     s = r.summary
     assert s["verdict"] == "pass" and s["iterations_done"] == 60 and len(r.samples) == 61 and s["target_exit_code"] == 0

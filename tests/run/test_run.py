@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from leakbench.config import LoopScenario, RunConfig
 from leakbench.probes.base import Probe
 from leakbench.probes.spec import ProbeSpec
 from leakbench.reporters import write_reports
-from leakbench.results import PLOT, SAMPLES, Summary
-from leakbench.run import Run
+from leakbench.running.config import LoopScenario, RunConfig
+from leakbench.running.run import Run
+from leakbench.verdict.results import PLOT, SAMPLES, Summary
 
 MiB = 2**20
 
@@ -134,7 +134,9 @@ def test_windows_open_after_the_warm_up_and_close_with_the_iterations_they_saw(t
             assert run in exclude
             return [Window()]
 
-    run = Run(config(tmp_path, warmup=20, per_iteration=100_000), WindowedProbe(per_iteration=400_000), {"kind": "scripted"})
+    run = Run(
+        config(tmp_path, warmup=20, per_iteration=100_000), WindowedProbe(per_iteration=400_000), {"kind": "scripted"}
+    )
     measure(run)
     judge = run.recorder.verdict
     run.recorder.verdict = lambda: events.append(("judged",)) or judge()

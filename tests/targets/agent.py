@@ -31,7 +31,9 @@ def parse_size(text: str) -> int:
 
 def one_turn(conn: http.client.HTTPConnection, history_tail: list, key: str = "", close_early: bool = False) -> bool:
     """One model request; True when the model gave its final answer."""
-    body = json.dumps({"model": "mock", "stream": True, "messages": history_tail[-4:] or [{"role": "user", "content": "go"}]})
+    body = json.dumps(
+        {"model": "mock", "stream": True, "messages": history_tail[-4:] or [{"role": "user", "content": "go"}]}
+    )
     key = key or os.environ.get("OPENAI_API_KEY", "")
     headers = {"Content-Type": "application/json", "Authorization": "Bearer " + key, "x-api-key": key}
     conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
@@ -63,7 +65,9 @@ def own_rss() -> int:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--leak", default="0", help="bytes kept per iteration")
-    p.add_argument("--plateau", type=int, default=0, help="stop keeping after this many iterations (a cache that fills)")
+    p.add_argument(
+        "--plateau", type=int, default=0, help="stop keeping after this many iterations (a cache that fills)"
+    )
     p.add_argument("--fds", action="store_true", help="leak one open file per iteration")
     p.add_argument("--children", action="store_true", help="spawn a child per iteration and never reap it")
     p.add_argument("--runaway-after", type=int, default=-1, help="allocate about 1 GB/s from this iteration on")
@@ -71,19 +75,30 @@ def main() -> int:
     p.add_argument("--exit-at", type=int, default=-1, help="exit 0 early at this iteration")
     p.add_argument("--hang-at", type=int, default=-1)
     p.add_argument("--segv-at", type=int, default=-1, help="die of SIGSEGV at this iteration, as a native crash does")
-    p.add_argument("--close-at", type=int, default=-1, help="at this iteration close the connection mid-stream, then exit 0")
-    p.add_argument("--runaway-step", default="10MB", help="with --runaway-after: bytes added every 10 ms (10MB: about 1 GB/s)")
+    p.add_argument(
+        "--close-at", type=int, default=-1, help="at this iteration close the connection mid-stream, then exit 0"
+    )
+    p.add_argument(
+        "--runaway-step", default="10MB", help="with --runaway-after: bytes added every 10 ms (10MB: about 1 GB/s)"
+    )
     p.add_argument("--print-env", action="append", default=[], help="print this variable, as a crash report might")
-    p.add_argument("--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would")
+    p.add_argument(
+        "--api-key", default="", help="send this key instead of OPENAI_API_KEY, and log it, as a careless agent would"
+    )
     p.add_argument("--ignore-term", action="store_true")
     p.add_argument("--daemon-grandchild", action="store_true", help="start a setsid grandchild that sleeps forever")
-    p.add_argument("--tick", action="store_true", help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD and read the answer back")
+    p.add_argument(
+        "--tick",
+        action="store_true",
+        help="no HTTP: write a byte per iteration to LEAKBENCH_TICK_FD and read the answer back",
+    )
     p.add_argument("--iterations", type=int, default=0, help="with --tick: how many, then wait to be stopped")
     p.add_argument("--tag", default="", help="ignored; lets a test find every process this run started")
     args = p.parse_args()
     leak = parse_size(args.leak)
     if args.api_key.startswith("@"):  # from a file, as agents read their config: only the mock sees it
-        args.api_key = open(args.api_key[1:]).read().strip()
+        with open(args.api_key[1:]) as key_file:
+            args.api_key = key_file.read().strip()
     for name in args.print_env:
         print(f"agent: {name}={os.environ.get(name)}", flush=True)
     if args.api_key:
@@ -120,7 +135,7 @@ def main() -> int:
         if leak and (not args.plateau or i < args.plateau):
             KEPT.append(b"\x01" * leak)
         if args.fds:
-            files.append(open(os.devnull))
+            files.append(open(os.devnull))  # noqa: SIM115 -- kept open on purpose: --fds leaks a descriptor per iteration
         if args.children:
             procs.append(subprocess.Popen(["true"]))
         if tick is not None:

@@ -29,7 +29,7 @@ import logging
 import logging.handlers
 import os
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 class Habit:
@@ -125,7 +125,13 @@ class Object(Habit):
 
 
 HABITS: dict[str, Callable[..., Habit]] = {
-    "clean": Clean, "batch": Batch, "buffers": Buffers, "handler": Handler, "timers": Timers, "every": Every, "object": Object,
+    "clean": Clean,
+    "batch": Batch,
+    "buffers": Buffers,
+    "handler": Handler,
+    "timers": Timers,
+    "every": Every,
+    "object": Object,
 }
 
 
@@ -135,7 +141,9 @@ HABITS: dict[str, Callable[..., Habit]] = {
 def _callable(name: str, *args: int) -> Callable:
     async def call(ctx) -> None:
         habit = ctx.state.get("habit") or ctx.state.setdefault("habit", HABITS[name](*args))
-        reply = await ctx.client.post("/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "go"}]})
+        reply = await ctx.client.post(
+            "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "go"}]}
+        )
         reply.raise_for_status()
         reply.json()
         habit.turn(ctx.iteration)

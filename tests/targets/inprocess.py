@@ -19,13 +19,17 @@ def clean(ctx):
 
 
 async def async_leaky(ctx):
-    async with ctx.client.stream("POST", "/v1/chat/completions", json={"model": "m", "stream": True, "messages": []}) as r:
+    async with ctx.client.stream(
+        "POST", "/v1/chat/completions", json={"model": "m", "stream": True, "messages": []}
+    ) as r:
         async for line in r.aiter_lines():
             KEPT.append(line)
 
 
 async def async_clean(ctx):
-    async with ctx.client.stream("POST", "/v1/chat/completions", json={"model": "m", "stream": True, "messages": []}) as r:
+    async with ctx.client.stream(
+        "POST", "/v1/chat/completions", json={"model": "m", "stream": True, "messages": []}
+    ) as r:
         async for _ in r.aiter_lines():
             pass
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 
-from leakbench.config import RunConfig
-from leakbench.run import run
-from leakbench.scenario import load_scenario
+from leakbench.api import run
+from leakbench.running.config import RunConfig
+from leakbench.scenario.spec import load_scenario
 
 HERE = Path(__file__).parent
 AGENT = str(HERE / "agent.py")
@@ -26,12 +26,23 @@ KINDS = {
     "crash": (["--crash-at", "5"], {}),
     "exit-early": (["--exit-at", "5"], {}),
     "guard": (["--runaway-after", "3", "--runaway-step", "20MB"], {"rss_limit": 200_000_000}),
-    "guard-ignores-term": (["--runaway-after", "3", "--runaway-step", "20MB", "--ignore-term"], {"rss_limit": 200_000_000}),
+    "guard-ignores-term": (
+        ["--runaway-after", "3", "--runaway-step", "20MB", "--ignore-term"],
+        {"rss_limit": 200_000_000},
+    ),
     "finishes-ignoring-term": (["--ignore-term"], {}),
     "hangs-ignoring-term": (["--hang-at", "3", "--ignore-term"], {"timeout": 0.3}),
 }
 # 100 runs: the slow kind (a hang, then a 5 s grace before SIGKILL) only once.
-PLAN = ["clean"] * 30 + ["crash"] * 16 + ["exit-early"] * 16 + ["guard"] * 15 + ["guard-ignores-term"] * 8 + ["finishes-ignoring-term"] * 14 + ["hangs-ignoring-term"]
+PLAN = (
+    ["clean"] * 30
+    + ["crash"] * 16
+    + ["exit-early"] * 16
+    + ["guard"] * 15
+    + ["guard-ignores-term"] * 8
+    + ["finishes-ignoring-term"] * 14
+    + ["hangs-ignoring-term"]
+)
 
 
 def main() -> int:
@@ -57,7 +68,11 @@ def main() -> int:
         s = outcome.summary
         outcomes.setdefault(kind, []).append(f"{s.verdict}/{s.rule}")
         if index in (9, n - 1):  # the harness's own fds and threads after a few runs and at the end
-            own[index] = {"fds": me.num_fds(), "threads": threading.active_count(), "children": len(me.children(recursive=True))}
+            own[index] = {
+                "fds": me.num_fds(),
+                "threads": threading.active_count(),
+                "children": len(me.children(recursive=True)),
+            }
     print(json.dumps({"outcomes": outcomes, "own": own}))
     return 0
 

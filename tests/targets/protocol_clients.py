@@ -18,7 +18,11 @@ import sys
 
 from pydantic import BaseModel
 
-TOOL = {"type": "function", "name": "read", "parameters": {"type": "object", "properties": {"path": {"type": "string"}}}}
+TOOL = {
+    "type": "function",
+    "name": "read",
+    "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+}
 
 
 class Answer(BaseModel):
@@ -33,8 +37,16 @@ def responses_turn(client, history: list) -> bool:
         response = stream.get_final_response()
     calls = [item for item in response.output if item.type == "function_call"]
     for call in calls:
-        history.append({"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments})
-        history.append({"type": "function_call_output", "call_id": call.call_id, "output": f"read {json.loads(call.arguments)['path']}"})
+        history.append(
+            {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments}
+        )
+        history.append(
+            {
+                "type": "function_call_output",
+                "call_id": call.call_id,
+                "output": f"read {json.loads(call.arguments)['path']}",
+            }
+        )
         del history[1:-6]  # keep the prompt and the last few items, as a windowed agent does
     return not calls
 
@@ -46,7 +58,11 @@ def gemini_turn(client, history: list) -> bool:
     calls = [call for chunk in chunks for call in (chunk.function_calls or [])]
     for call in calls:
         history.append(types.Content(role="model", parts=[types.Part(function_call=call)]))
-        history.append(types.Content(role="user", parts=[types.Part.from_function_response(name=call.name, response={"output": "ok"})]))
+        history.append(
+            types.Content(
+                role="user", parts=[types.Part.from_function_response(name=call.name, response={"output": "ok"})]
+            )
+        )
         del history[1:-4]
     return not calls
 
@@ -79,7 +95,11 @@ def main() -> int:
         import openai
 
         client = openai.OpenAI(max_retries=0)
-        turn = {"responses": responses_turn, "chat-structured": chat_structured_turn, "responses-structured": responses_structured_turn}[args.api]
+        turn = {
+            "responses": responses_turn,
+            "chat-structured": chat_structured_turn,
+            "responses-structured": responses_structured_turn,
+        }[args.api]
         history = [{"role": "user", "content": "go"}]
     made = 0
     while True:

@@ -17,7 +17,7 @@ import sys
 from urllib.parse import urlparse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent import one_turn  # noqa: E402
+from agent import one_turn
 
 KEPT: list = []
 

@@ -34,10 +34,17 @@ def own_rss() -> int:
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--keep", default="0", help="bytes kept per iteration (the leak), touched so they are resident")
-    p.add_argument("--churn", default="0", help="bytes allocated, touched and dropped per iteration (the work of a clean loop)")
+    p.add_argument(
+        "--churn", default="0", help="bytes allocated, touched and dropped per iteration (the work of a clean loop)"
+    )
     p.add_argument("--iterations", type=int, default=0, help="iterations to run (default LEAKBENCH_ITERATIONS)")
     p.add_argument("--no-answer", action="store_true", help="write the ticks but never read leakbench's answer back")
-    p.add_argument("--then", choices=("exit", "wait"), default="exit", help="after the last iteration: exit 0, or wait to be stopped")
+    p.add_argument(
+        "--then",
+        choices=("exit", "wait"),
+        default="exit",
+        help="after the last iteration: exit 0, or wait to be stopped",
+    )
     p.add_argument("--truth", action="store_true", help="no leakbench: print this process's RSS after each iteration")
     args = p.parse_args()
     keep, churn = parse_size(args.keep), parse_size(args.churn)

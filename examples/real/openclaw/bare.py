@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from leakbench.driver import OpenClawDriver, free_port
+from leakbench.running.driver import OpenClawDriver, free_port
 
 HERE = Path(__file__).resolve().parent
 HOOK = """
@@ -51,7 +51,11 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
     if not loopback_only():
-        print("bare.py: this network has interfaces besides lo: run it as unshare -n python examples/real/openclaw/bare.py ...", file=sys.stderr)
+        print(
+            "bare.py: this network has interfaces besides lo: "
+            "run it as unshare -n python examples/real/openclaw/bare.py ...",
+            file=sys.stderr,
+        )
         return 2
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     with tempfile.TemporaryDirectory(prefix="openclaw-bare-") as tmp:
@@ -59,14 +63,40 @@ def main() -> int:
         (work / "hook.mjs").write_text(HOOK)
         heap_log = work / "heap.txt"
         mock_port, port = free_port(), free_port()
-        mock = subprocess.Popen([sys.executable, "-m", "leakbench", "serve", "--port", str(mock_port),
-                                 "--iterations", str(args.runs * 4), str(HERE / "batch.toml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        env = {**os.environ, "LEAKBENCH_WORKSPACE": str(work), "LEAKBENCH_URL": f"http://127.0.0.1:{mock_port}",
-               "BARE_HEAP_LOG": str(heap_log)}
-        gateway = subprocess.Popen([str(HERE / "node22"), "--expose-gc", f"--import={work / 'hook.mjs'}",
-                                    str(HERE / "gateway.mjs"), args.version, str(port)],
-                                   env=env, stdout=(work / "gateway.log").open("w"), stderr=subprocess.STDOUT)
+        mock = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "leakbench",
+                "serve",
+                "--port",
+                str(mock_port),
+                "--iterations",
+                str(args.runs * 4),
+                str(HERE / "batch.toml"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        env = {
+            **os.environ,
+            "LEAKBENCH_WORKSPACE": str(work),
+            "LEAKBENCH_URL": f"http://127.0.0.1:{mock_port}",
+            "BARE_HEAP_LOG": str(heap_log),
+        }
+        gateway = subprocess.Popen(
+            [
+                str(HERE / "node22"),
+                "--expose-gc",
+                f"--import={work / 'hook.mjs'}",
+                str(HERE / "gateway.mjs"),
+                args.version,
+                str(port),
+            ],
+            env=env,
+            stdout=(work / "gateway.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         started = time.monotonic()
         try:
             heaps = drive(f"http://127.0.0.1:{port}", gateway, heap_log, args.runs)
@@ -78,11 +108,13 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-    window = heaps[args.warmup:]
+    window = heaps[args.warmup :]
     per_run = statistics.linear_regression(range(len(window)), window).slope if len(window) > 2 else float("nan")
-    print(f"openclaw {args.version}: heapUsed after gc(), runs {args.warmup + 1}-{len(heaps)}: "
-          f"{window[0] / 2**20:.1f} -> {window[-1] / 2**20:.1f} MiB, {per_run / 1024:+.1f} KiB/run "
-          f"(least squares), {time.monotonic() - started:.0f} s")
+    print(
+        f"openclaw {args.version}: heapUsed after gc(), runs {args.warmup + 1}-{len(heaps)}: "
+        f"{window[0] / 2**20:.1f} -> {window[-1] / 2**20:.1f} MiB, {per_run / 1024:+.1f} KiB/run "
+        f"(least squares), {time.monotonic() - started:.0f} s"
+    )
     print("heapUsed MiB by run:", " ".join(f"{h / 2**20:.1f}" for h in heaps))
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from ..protocol import Protocol
+from leakbench.mock.protocol import Protocol
 
 REGISTERED = (
     "openai",

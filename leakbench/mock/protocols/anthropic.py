@@ -12,9 +12,18 @@ from typing import Any
 
 from starlette.routing import Route
 
-from ..llm import Answer, Framing, llm_route
-from ..protocol import ARGUMENT_DELTAS, FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
-from ..render import compact, frame
+from leakbench.mock.llm import Answer, Event, Framing, llm_route
+from leakbench.mock.protocol import (
+    ARGUMENT_DELTAS,
+    FINAL_ANSWER,
+    SESSIONS,
+    STREAMING,
+    TOOL_CALLS,
+    TURN_TOOL_CALLS,
+    Mock,
+    Protocol,
+)
+from leakbench.mock.render import compact, frame
 
 _USAGE = {"input_tokens": 1, "output_tokens": 1}
 
@@ -42,12 +51,17 @@ def _message(answer: Answer, content: list[Any], stop_reason: str | None) -> dic
 
 def _block(answer: Answer) -> dict[str, Any]:
     if answer.tool_call:
-        return {"type": "tool_use", "id": f"toolu_leakbench_{answer.unit}", "name": answer.scenario.serve.tool, "input": {}}
+        return {
+            "type": "tool_use",
+            "id": f"toolu_leakbench_{answer.unit}",
+            "name": answer.scenario.serve.tool,
+            "input": {},
+        }
     return {"type": "text", "text": ""}
 
 
 class Messages(Framing):
-    def opening(self, answer: Answer) -> list[bytes]:
+    def opening(self, answer: Answer) -> list[Event]:
         return [
             _event("message_start", {"type": "message_start", "message": _message(answer, [], None)}),
             _event("ping", {"type": "ping"}),
@@ -55,11 +69,15 @@ class Messages(Framing):
         ]
 
     def delta(self, answer: Answer) -> tuple[bytes, bytes]:
-        delta = {"type": "input_json_delta", "partial_json": "\x00"} if answer.tool_call else {"type": "text_delta", "text": "\x00"}
+        delta = (
+            {"type": "input_json_delta", "partial_json": "\x00"}
+            if answer.tool_call
+            else {"type": "text_delta", "text": "\x00"}
+        )
         head, tail = frame({"type": "content_block_delta", "index": 0, "delta": delta})
         return b"event: content_block_delta\ndata: " + head, tail + b"\n\n"
 
-    def closing(self, answer: Answer) -> list[bytes]:
+    def closing(self, answer: Answer) -> list[Event]:
         stop = {"stop_reason": _stop_reason(answer), "stop_sequence": None}
         return [
             _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
@@ -92,7 +110,11 @@ class Messages(Framing):
             if not isinstance(message, dict) or message.get("role") != "user":
                 continue
             content = message.get("content")
-            blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] if isinstance(content, list) else []
+            blocks = (
+                [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
+                if isinstance(content, list)
+                else []
+            )
             results = results + len(blocks) if blocks else 0
         return results
 

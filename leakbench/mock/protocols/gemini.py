@@ -15,9 +15,9 @@ from typing import Any
 
 from starlette.routing import Route
 
-from ..llm import Answer, Event, Framing, llm_route
-from ..protocol import FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
-from ..render import compact, frame
+from leakbench.mock.llm import Answer, Event, Framing, llm_route
+from leakbench.mock.protocol import FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
+from leakbench.mock.render import compact, frame
 
 _USAGE = {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2}
 _STATUS = {429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 400: "INVALID_ARGUMENT"}
@@ -27,7 +27,11 @@ def _chunk(answer: Answer, part: Any, finish: bool) -> dict[str, Any]:
     candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
     if finish:
         candidate["finishReason"] = "STOP"
-    body: dict[str, Any] = {"candidates": [candidate], "modelVersion": answer.model, "responseId": f"leakbench-{answer.unit}"}
+    body: dict[str, Any] = {
+        "candidates": [candidate],
+        "modelVersion": answer.model,
+        "responseId": f"leakbench-{answer.unit}",
+    }
     return {**body, "usageMetadata": _USAGE} if finish else body
 
 

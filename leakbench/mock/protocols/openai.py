@@ -15,9 +15,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..llm import Answer, Framing, llm_route
-from ..protocol import ARGUMENT_DELTAS, FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
-from ..render import compact, frame
+from leakbench.mock.llm import Answer, Event, Framing, llm_route
+from leakbench.mock.protocol import (
+    ARGUMENT_DELTAS,
+    FINAL_ANSWER,
+    SESSIONS,
+    STREAMING,
+    TOOL_CALLS,
+    TURN_TOOL_CALLS,
+    Mock,
+    Protocol,
+)
+from leakbench.mock.render import compact, frame
 
 CREATED = 1_700_000_000
 _USAGE = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
@@ -30,7 +39,13 @@ def _id(answer: Answer) -> str:
 
 def _envelope(answer: Answer, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-    return {"id": _id(answer), "object": "chat.completion.chunk", "created": CREATED, "model": answer.model, "choices": [choice]}
+    return {
+        "id": _id(answer),
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": answer.model,
+        "choices": [choice],
+    }
 
 
 def _chunk(answer: Answer, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -38,12 +53,16 @@ def _chunk(answer: Answer, delta: dict[str, Any], finish: str | None = None) -> 
 
 
 def _call(answer: Answer, arguments: str) -> dict[str, Any]:
-    return {"id": f"call_leakbench_{answer.unit}", "type": "function", "function": {"name": answer.scenario.serve.tool, "arguments": arguments}}
+    return {
+        "id": f"call_leakbench_{answer.unit}",
+        "type": "function",
+        "function": {"name": answer.scenario.serve.tool, "arguments": arguments},
+    }
 
 
 class ChatCompletions(Framing):
-    def opening(self, answer: Answer) -> list[bytes]:
-        events = [_chunk(answer, {"role": "assistant", "content": ""})]
+    def opening(self, answer: Answer) -> list[Event]:
+        events: list[Event] = [_chunk(answer, {"role": "assistant", "content": ""})]
         if answer.tool_call:
             events.append(_chunk(answer, {"tool_calls": [{"index": 0, **_call(answer, "")}]}))
         return events
@@ -56,20 +75,40 @@ class ChatCompletions(Framing):
         head, tail = frame(_envelope(answer, delta))
         return b"data: " + head, tail + b"\n\n"
 
-    def closing(self, answer: Answer) -> list[bytes]:
+    def closing(self, answer: Answer) -> list[Event]:
         usage = {**_envelope(answer, {}), "choices": [], "usage": _USAGE}
-        return [_chunk(answer, {}, "tool_calls" if answer.tool_call else "stop"), b"data: " + compact(usage) + b"\n\n", b"data: [DONE]\n\n"]
+        return [
+            _chunk(answer, {}, "tool_calls" if answer.tool_call else "stop"),
+            b"data: " + compact(usage) + b"\n\n",
+            b"data: [DONE]\n\n",
+        ]
 
     def malformed(self, answer: Answer) -> bytes:
-        return b'data: {"id":"' + _id(answer).encode() + b'","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"\n\n'
+        return (
+            b'data: {"id":"'
+            + _id(answer).encode()
+            + b'","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"\n\n'
+        )
 
     def document(self, answer: Answer) -> tuple[bytes, bytes, int]:
         if answer.tool_call:
             message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [_call(answer, "\x00")]}
         else:
             message = {"role": "assistant", "content": "\x00"}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if answer.tool_call else "stop"}
-        doc = {"id": _id(answer), "object": "chat.completion", "created": CREATED, "model": answer.model, "choices": [choice], "usage": _USAGE}
+        choice = {
+            "index": 0,
+            "message": message,
+            "logprobs": None,
+            "finish_reason": "tool_calls" if answer.tool_call else "stop",
+        }
+        doc = {
+            "id": _id(answer),
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": answer.model,
+            "choices": [choice],
+            "usage": _USAGE,
+        }
         return (*frame(doc), 1)
 
     def tool_results(self, body: bytes) -> int:
@@ -87,7 +126,12 @@ class ChatCompletions(Framing):
 
 def routes(mock: Mock) -> list[Route]:
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "leakbench", "object": "model", "created": CREATED, "owned_by": "leakbench"}]})
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": [{"id": "leakbench", "object": "model", "created": CREATED, "owned_by": "leakbench"}],
+            }
+        )
 
     return [llm_route("/v1/chat/completions", ChatCompletions(), mock), Route("/v1/models", models, methods=["GET"])]
 

@@ -1,15 +1,13 @@
 """An OpenCode-style agent server: sessions, prompts that run a fake tool loop, and ``GET /event``.
 
-This is the API the first seed's client talks to. Its leak lived in the client's
-handling of the global event stream, where every ``message.part.updated`` for a
-completed tool carries the tool's full output; so each prompt here publishes
-completed tool parts whose ``state.output`` is the scenario's payload, framed
-around the cached payload bytes rather than re-encoded per event.
+This is the API the first seed's client talks to. Its leak lived in the client's handling of the global event
+stream, where every ``message.part.updated`` for a completed tool carries the tool's full output; so each prompt
+here publishes completed tool parts whose ``state.output`` is the scenario's payload, framed around the cached
+payload bytes rather than re-encoded per event.
 
-Field names follow the ``@opencode-ai/sdk`` types (Session, UserMessage,
-AssistantMessage, ToolPart, ToolStateCompleted, EventSessionStatus, ...), so
-the real SDK parses every object. The server keeps only small records per
-session (no payloads) and forgets a session when it is deleted.
+Field names follow the ``@opencode-ai/sdk`` types (Session, UserMessage, AssistantMessage, ToolPart,
+ToolStateCompleted, EventSessionStatus, ...), so the real SDK parses every object. The server keeps only small
+records per session (no payloads) and forgets a session when it is deleted.
 """
 
 from __future__ import annotations
@@ -26,10 +24,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ... import payloads
-from ..protocol import ARGUMENT_DELTAS, IDLE_EVENTS, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
-from ..render import Pieces, fill, frame, render
-from ..responses import StreamCut, sse
+from leakbench.mock.protocol import (
+    ARGUMENT_DELTAS,
+    IDLE_EVENTS,
+    SESSIONS,
+    STREAMING,
+    TOOL_CALLS,
+    TURN_TOOL_CALLS,
+    Mock,
+    Protocol,
+)
+from leakbench.mock.render import Pieces, fill, frame, render
+from leakbench.mock.streams import StreamCut, sse
+from leakbench.scenario import payloads
 
 _TOKENS = {"input": 0, "output": 0, "reasoning": 0, "cache": {"read": 0, "write": 0}}
 _MODEL = {"providerID": "leakbench", "modelID": "leakbench"}
@@ -80,7 +87,7 @@ class _Server:
         self.faults = mock.faults
         self.sessions: dict[str, _Session] = {}
         self.subscribers: set[asyncio.Queue[_Event]] = set()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
         self.ids = itertools.count(1)
         self.latest = "ses_idle"
 
@@ -95,7 +102,12 @@ class _Server:
         serve, unit, created = self.scenario.serve, session.unit, turn.assistant["time"]["created"]
         state: dict[str, Any] = {"status": status, "input": fill(serve.arguments, self.scenario, unit)}
         if status == "completed":
-            state |= {"output": "\x00", "title": f"{serve.tool} {k + 1}", "metadata": {}, "time": {"start": created, "end": created}}
+            state |= {
+                "output": "\x00",
+                "title": f"{serve.tool} {k + 1}",
+                "metadata": {},
+                "time": {"start": created, "end": created},
+            }
         else:
             state |= {"title": f"{serve.tool} {k + 1}", "time": {"start": created}}
         part = {
@@ -146,7 +158,14 @@ class _Server:
         model = body.get("model") or _MODEL
         n = next(self.ids)
         created = _now()
-        user = {"id": f"msg_{n:012d}_user", "sessionID": sid, "role": "user", "time": {"created": created}, "agent": body.get("agent") or "build", "model": model}
+        user = {
+            "id": f"msg_{n:012d}_user",
+            "sessionID": sid,
+            "role": "user",
+            "time": {"created": created},
+            "agent": body.get("agent") or "build",
+            "model": model,
+        }
         assistant = {
             "id": f"msg_{n:012d}",
             "sessionID": sid,
@@ -166,7 +185,9 @@ class _Server:
         session.turns.append(turn)
         session.busy = True
         await self.publish(_data({"type": "message.updated", "properties": {"info": user}}))
-        await self.publish(_data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}}))
+        await self.publish(
+            _data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "busy"}}})
+        )
         await self.publish(_data({"type": "message.updated", "properties": {"info": assistant}}))
         if self.faults.malformed(session.unit):
             await self.publish(_Event([b'data: {"type":"message.part.updated","properties":{"part":{"id":"\n\n']))
@@ -187,7 +208,9 @@ class _Server:
         assistant["finish"] = "stop"
         session.busy = False
         await self.publish(_data({"type": "message.updated", "properties": {"info": assistant}}))
-        await self.publish(_data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "idle"}}}))
+        await self.publish(
+            _data({"type": "session.status", "properties": {"sessionID": sid, "status": {"type": "idle"}}})
+        )
         await self.publish(_data({"type": "session.idle", "properties": {"sessionID": sid}}))
         self.clock.answered(session.unit)
         return turn
@@ -202,7 +225,13 @@ class _Server:
 
     def _idle_event(self, n: int) -> _Event:
         """What an idle stream sends every ``serve.idle_every`` seconds: a text part carrying the payload."""
-        part = {"id": f"prt_idle_{n}", "sessionID": self.latest, "messageID": "msg_idle", "type": "text", "text": "\x00"}
+        part = {
+            "id": f"prt_idle_{n}",
+            "sessionID": self.latest,
+            "messageID": "msg_idle",
+            "type": "text",
+            "text": "\x00",
+        }
         payload = payloads.encoded(self.scenario.serve.shape, self.scenario.serve.size, self.scenario.seed, 1, 1)
         return _Event(self._event_pieces(part, list(payload)))
 
@@ -221,7 +250,14 @@ class _Server:
         n = next(self.ids)
         now = _now()
         sid = f"ses_{n:012d}"
-        info = {"id": sid, "projectID": "leakbench", "directory": ".", "title": f"leakbench session {n}", "version": "leakbench", "time": {"created": now, "updated": now}}
+        info = {
+            "id": sid,
+            "projectID": "leakbench",
+            "directory": ".",
+            "title": f"leakbench session {n}",
+            "version": "leakbench",
+            "time": {"created": now, "updated": now},
+        }
         self.sessions[sid] = _Session(info, unit)
         self.latest = sid
         await self.publish(_data({"type": "session.created", "properties": {"info": info}}))
@@ -293,7 +329,13 @@ class _Server:
     async def _history_json(self, session: _Session) -> AsyncIterator[bytes]:
         yield b"["
         for n, turn in enumerate(list(session.turns)):
-            user_part = {"id": f"{turn.user['id']}_text", "sessionID": session.info["id"], "messageID": turn.user["id"], "type": "text", "text": turn.prompt}
+            user_part = {
+                "id": f"{turn.user['id']}_text",
+                "sessionID": session.info["id"],
+                "messageID": turn.user["id"],
+                "type": "text",
+                "text": turn.prompt,
+            }
             user = {"info": turn.user, "parts": [user_part]}
             yield (b"," if n else b"") + json.dumps(user, separators=(",", ":")).encode() + b","
             async for piece in self._message_json(session, turn):

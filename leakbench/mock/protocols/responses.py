@@ -18,12 +18,27 @@ from typing import Any
 
 from starlette.routing import Route
 
-from ..llm import Answer, Event, Framing, Spliced, llm_route
-from ..protocol import ARGUMENT_DELTAS, FINAL_ANSWER, SESSIONS, STREAMING, TOOL_CALLS, TURN_TOOL_CALLS, Mock, Protocol
-from ..render import compact, frame
-from .openai import CREATED, refusal_body
+from leakbench.mock.llm import Answer, Event, Framing, Spliced, llm_route
+from leakbench.mock.protocol import (
+    ARGUMENT_DELTAS,
+    FINAL_ANSWER,
+    SESSIONS,
+    STREAMING,
+    TOOL_CALLS,
+    TURN_TOOL_CALLS,
+    Mock,
+    Protocol,
+)
+from leakbench.mock.protocols.openai import CREATED, refusal_body
+from leakbench.mock.render import compact, frame
 
-_USAGE = {"input_tokens": 1, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 2}
+_USAGE = {
+    "input_tokens": 1,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": 1,
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 2,
+}
 _MARK = "\x00"
 
 
@@ -34,7 +49,14 @@ def _item_id(answer: Answer) -> str:
 def _item(answer: Answer, content: str, status: str) -> dict[str, Any]:
     """The output item: a function call with ``content`` as its arguments, or a message with it as its text."""
     if answer.tool_call:
-        return {"id": _item_id(answer), "type": "function_call", "status": status, "arguments": content, "call_id": f"call_leakbench_{answer.unit}", "name": answer.scenario.serve.tool}
+        return {
+            "id": _item_id(answer),
+            "type": "function_call",
+            "status": status,
+            "arguments": content,
+            "call_id": f"call_leakbench_{answer.unit}",
+            "name": answer.scenario.serve.tool,
+        }
     parts = [_text_part(content)] if status == "completed" else []
     return {"id": _item_id(answer), "type": "message", "status": status, "role": "assistant", "content": parts}
 
@@ -45,9 +67,20 @@ def _text_part(text: str) -> dict[str, Any]:
 
 def _response(answer: Answer, status: str, output: list[Any]) -> dict[str, Any]:
     return {
-        "id": f"resp_leakbench_{answer.unit}", "object": "response", "created_at": CREATED, "status": status,
-        "error": None, "incomplete_details": None, "instructions": None, "model": answer.model, "output": output,
-        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "temperature": 1.0, "top_p": 1.0,
+        "id": f"resp_leakbench_{answer.unit}",
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "model": answer.model,
+        "output": output,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": 1.0,
+        "top_p": 1.0,
         "usage": _USAGE if status == "completed" else None,
     }
 
@@ -87,7 +120,7 @@ class Responses(Framing):
     def numbered(self, answer: Answer) -> Callable[[int], tuple[bytes, bytes]]:
         """Each delta's bytes with its own ``sequence_number``."""
         kind = "response.function_call_arguments.delta" if answer.tool_call else "response.output_text.delta"
-        extra = {} if answer.tool_call else {"logprobs": []}
+        extra: dict[str, Any] = {} if answer.tool_call else {"logprobs": []}
         prefix = b"event: " + kind.encode() + b'\ndata: {"type":"' + kind.encode() + b'","sequence_number":'
         rest, tail = frame({**self._where(answer), "delta": _MARK, **extra}, _MARK)
         rest, tail = b"," + rest[1:], tail + b"\n\n"  # the event's other keys, after its number
@@ -102,7 +135,13 @@ class Responses(Framing):
         seq = self._opened(answer) + len(answer.deltas())
         where = self._where(answer)
         if answer.tool_call:
-            done = [_spliced("response.function_call_arguments.done", seq, {**where, "name": answer.scenario.serve.tool, "arguments": _MARK})]
+            done = [
+                _spliced(
+                    "response.function_call_arguments.done",
+                    seq,
+                    {**where, "name": answer.scenario.serve.tool, "arguments": _MARK},
+                )
+            ]
         else:
             done = [
                 _spliced("response.output_text.done", seq, {**where, "text": _MARK, "logprobs": []}),

@@ -32,7 +32,7 @@ def _step_in_and_aside() -> None:
             spec.loader.exec_module(module)
             module.start(fds, os.path.join(os.path.dirname(here), "pyheap.py"))
             if capture:
-                _exit_on_sigterm()
+                _exit_on_sigterm()  # noqa: F821  defined below, called once the module has run
         except Exception as err:  # never the target's problem: leakbench warns and reads RSS
             sys.stderr.write(f"leakbench: the Python probe did not start in this process: {err!r}\n")
     ours = sys.modules.pop("sitecustomize", None)

@@ -1,0 +1,101 @@
+"""The pytest side of a leak test's result: its failure text, its table row, the baseline comparison.
+
+Under xdist the tests run in workers and the summary is printed by the
+controller, which sees only the test reports. So each leak test puts a slim
+copy of its summary into the report's user properties as JSON, and the
+reporter reads it back as a :class:`Summary`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from leakbench.errors import LeakbenchError
+from leakbench.reporters.markdown import compare_markdown
+from leakbench.reporters.summary_text import TABLE_HEADER, SummaryText
+from leakbench.verdict.comparison import REGRESSED, compare_trees
+from leakbench.verdict.results import Summary
+
+PROPERTY = "leakbench"
+"""The user property that carries a leak test's slim summary to the controller."""
+
+SLIM_FIELDS = (
+    "verdict",
+    "rule",
+    "reason",
+    "iterations",
+    "iterations_done",
+    "growth_per_iteration",
+    "total_growth",
+    "peak_over_baseline",
+    "budget",
+    "per_iteration",
+    "metric",
+)
+
+
+def slim(summary: Summary) -> dict[str, Any]:
+    """What the table needs: a report travels to the controller with every test, so it stays small."""
+    data = summary.to_dict()
+    return {k: data.get(k) for k in SLIM_FIELDS}
+
+
+def failure_message(summary: Summary, run_dir: Any) -> str:
+    return SummaryText(summary).failure_message(run_dir)
+
+
+@dataclass
+class LeakRecord:
+    nodeid: str
+    summary: Summary
+    run_dir: str
+
+
+class LeakReporter:
+    """Collects every leak test's numbers (from xdist workers too, via report properties) for the summary."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.records: list[LeakRecord] = []
+        self.comparison: str | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        for name, value in report.user_properties:
+            if name == PROPERTY:
+                data = json.loads(str(value))
+                self.records.append(LeakRecord(report.nodeid, Summary.from_dict(data["summary"]), data["run_dir"]))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        baseline = self.config.getoption("leak_baseline")
+        if not baseline or hasattr(self.config, "workerinput"):
+            return
+
+        head = Path(self.config.getoption("leak_results") or self.config.getini("leak_results") or "results")
+        try:
+            comparisons = compare_trees(Path(baseline), head)
+        except LeakbenchError as err:
+            self.comparison = f"leakbench: --leak-baseline: {err}"
+            return
+        self.comparison = compare_markdown(comparisons)
+        if any(c.word == REGRESSED for c in comparisons) and session.exitstatus == 0:
+            session.exitstatus = 1
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        tr = terminalreporter
+        if self.records:
+            tr.section("leakbench")
+            tr.write_line(TABLE_HEADER)
+            for rec in self.records:
+                passed = rec.summary.verdict == "pass"
+                tr.write_line(SummaryText(rec.summary).table_row(rec.nodeid), red=not passed, green=passed)
+        if self.comparison:
+            tr.section("leakbench: compared with baseline")
+            tr.write_line(self.comparison)

@@ -1,0 +1,1 @@
+"""Stage 1: a scenario is loaded (its spec, payloads and workspace)."""

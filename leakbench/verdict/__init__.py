@@ -1,0 +1,1 @@
+"""Stage 4: the samples are judged, and runs compared."""
