@@ -33,7 +33,7 @@ def main(args: argparse.Namespace) -> int:
     expected = {"demo-leaky": "leak", "demo-fixed": "pass"}
     seen = {}
     for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
-        console.rule(f"[bold]{name}[/]: python -m leakbench.demo_agent {' '.join(extra)}")
+        console.rule(f"[bold]{name}[/]: {' '.join(['python -m leakbench.demo_agent', *extra])}")
         outcome = run(
             RunConfig(
                 scenario=scenario,
