@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from leakbench.api import run
+from leakbench.options import BY_NAME, add_argument
 from leakbench.reporters import write_reports
 from leakbench.reporters.terminal import print_summary
 from leakbench.running.config import RunConfig
@@ -21,7 +21,7 @@ from leakbench.verdict.results import PLOT
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the built-in demo: a leaky agent caught, its fixed twin passed")
-    p.add_argument("--results", type=Path, default=Path("results"), help="results root (default ./results)")
+    add_argument(p, BY_NAME["results"])
     p.set_defaults(main=main)
 
 
@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
             RunConfig(
                 scenario=scenario,
                 name=name,
-                results=args.results,
+                results=getattr(args, "results", BY_NAME["results"].default),
                 progress=True,
                 command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
             )

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from leakbench.commands import port, positive_int
+from leakbench.options import BY_NAME, add_argument
 from leakbench.scenario.spec import load_scenario
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run a scenario's mock server alone and print its URL")
     p.add_argument("scenario", help="a built-in scenario name or a scenario TOML file")
-    p.add_argument("--port", type=port, default=0, help="port on 127.0.0.1 (default: any free port)")
-    p.add_argument("--iterations", type=positive_int, metavar="N", help="iterations served: overrides the scenario's")
+    add_argument(p, BY_NAME["mock_port"], "--port", "--mock-port")
+    add_argument(p, BY_NAME["iterations"])
     p.set_defaults(main=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from leakbench.mock.foreground import serve  # the web stack loads only for this command
 
-    return serve(load_scenario(args.scenario, iterations=args.iterations), args.port)
+    scenario = load_scenario(args.scenario, iterations=getattr(args, "iterations", None))
+    return serve(scenario, getattr(args, "mock_port", None) or 0)

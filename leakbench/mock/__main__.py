@@ -12,8 +12,7 @@ import json
 import sys
 
 from leakbench.errors import LeakbenchError
-from leakbench.mock.foreground import serve
-from leakbench.mock.server import serve_until_parent_exits
+from leakbench.mock.foreground import serve, serve_until_parent_exits
 from leakbench.scenario.spec import load_scenario
 
 

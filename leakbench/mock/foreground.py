@@ -1,4 +1,4 @@
-"""The mock in the foreground until Ctrl-C: ``leakbench serve`` and ``python -m leakbench.mock``.
+"""The mock in the foreground: until Ctrl-C (``leakbench serve``), or until its parent exits (``MockProcess``).
 
 It prints the URL and the shell lines that point the scenario's clients at
 it, taken from the protocol's declaration, so a user can paste them into the
@@ -7,13 +7,15 @@ shell of an agent they want to watch.
 
 from __future__ import annotations
 
+import os
+import queue
 import signal
+import sys
 import threading
 from typing import TYPE_CHECKING
 
 from leakbench.mock import protocols
-from leakbench.mock.app import build_app
-from leakbench.mock.server import LoopbackServer
+from leakbench.mock.serving import serve_mock
 
 if TYPE_CHECKING:
     from leakbench.scenario.spec import Scenario
@@ -39,14 +41,33 @@ def serve(scenario: Scenario, port: int, stop: threading.Event | None = None) ->
 
 def _serve(scenario: Scenario, port: int, stop: threading.Event | None) -> int:
     try:  # around the start too: Ctrl-C while it prints is a normal way out as well
-        with LoopbackServer(build_app(scenario), port) as server:
+        with serve_mock(scenario, port=port) as served:
             print(
-                f"leakbench mock: scenario {scenario.name!r} ({scenario.protocol}, {scenario.iterations} iterations) on {server.url}"
+                f"leakbench mock: scenario {scenario.name!r} ({scenario.protocol}, {scenario.iterations} iterations) on {served.url}"
             )
-            for line in env_lines(scenario, server.url):
+            for line in env_lines(scenario, served.url):
                 print(line)
             print("Press Ctrl-C to stop.", flush=True)
             (stop or threading.Event()).wait()
     except KeyboardInterrupt:
         print("\nleakbench mock: stopped")
     return 0
+
+
+def serve_until_parent_exits(scenario: Scenario, port: int) -> None:
+    """The child side of ``MockProcess``: print the URL, report boundaries, exit when stdin closes."""
+    acks: queue.SimpleQueue[None] = queue.SimpleQueue()
+
+    def on_boundary(completed: int) -> None:
+        sys.stdout.write(f"boundary {completed}\n")
+        sys.stdout.flush()
+        acks.get()
+
+    with serve_mock(scenario, port=port, on_boundary=on_boundary) as served:
+        sys.stdout.write(served.url + "\n")
+        sys.stdout.flush()
+        for _ in sys.stdin.buffer:
+            acks.put(None)
+        # stdin closed: the parent is done or dead. Exit at once, not by stopping the server:
+        # a boundary may still be waiting on us.
+        os._exit(0)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import errno
 import json
 import logging
-import os
-import queue
 import socket
 import subprocess
 import sys
@@ -29,7 +27,6 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from leakbench.errors import UsageError
-from leakbench.mock.app import build_app
 from leakbench.mock.clock import OnBoundary
 from leakbench.mock.streams import StreamCut
 from leakbench.scenario.spec import Scenario
@@ -244,21 +241,3 @@ class MockProcess:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def serve_until_parent_exits(scenario: Scenario, port: int) -> None:
-    """The child side of ``MockProcess``: print the URL, report boundaries, exit when stdin closes."""
-    acks: queue.SimpleQueue[None] = queue.SimpleQueue()
-
-    def on_boundary(completed: int) -> None:
-        sys.stdout.write(f"boundary {completed}\n")
-        sys.stdout.flush()
-        acks.get()
-
-    server = LoopbackServer(build_app(scenario, on_boundary), port).start()
-    sys.stdout.write(server.url + "\n")
-    sys.stdout.flush()
-    for _ in sys.stdin.buffer:
-        acks.put(None)
-    # stdin closed: the parent is done or dead. Exit at once; a boundary may still be waiting on us.
-    os._exit(0)

@@ -8,7 +8,15 @@ default and one help text. Each value remembers where it was given
 ``@pytest.mark.leak(metric='x')`` is not told about ``--metric``.
 """
 
-from leakbench.options.given import Given, Origin, add_arguments, argparse_type, given_from_args, given_from_keywords
+from leakbench.options.given import (
+    Given,
+    Origin,
+    add_argument,
+    add_arguments,
+    argparse_type,
+    given_from_args,
+    given_from_keywords,
+)
 from leakbench.options.table import BY_NAME, CONFIG_OPTIONS, OPTIONS, Option
 from leakbench.options.values import KIND_NAME, KIND_NAMES, Kind
 
@@ -22,6 +30,7 @@ __all__ = [
     "Kind",
     "Option",
     "Origin",
+    "add_argument",
     "add_arguments",
     "argparse_type",
     "given_from_args",

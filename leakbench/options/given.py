@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from leakbench.errors import UsageError
-from leakbench.options.table import BY_NAME, OPTIONS, Option
+from leakbench.options.table import BY_NAME, CONFIG_OPTIONS, OPTIONS, Option
 
 # -- where a value came from ------------------------------------------------------------------
 
@@ -92,7 +92,7 @@ class Given:
         )
 
     def config_values(self) -> dict[str, Any]:
-        return {name: value for name, value in self.values.items() if not BY_NAME[name].scenario_key}
+        return {name: value for name, value in self.values.items() if BY_NAME[name] in CONFIG_OPTIONS}
 
 
 def given_from_keywords(
@@ -135,31 +135,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> dict[str, Any]:
             continue
         if option.group not in groups:
             groups[option.group] = parser.add_argument_group(option.group)
-        group = groups[option.group]
-        help_text = option.help.replace("%", "%%")
-        if option.is_switch:
-            group.add_argument(
-                option.flag,
-                dest=option.name,
-                action="store_const",
-                const=not option.default,
-                default=argparse.SUPPRESS,
-                help=("off: " if option.default else "") + help_text,
-            )
-        elif option.choices:
-            group.add_argument(
-                option.flag, dest=option.name, choices=option.choices, default=argparse.SUPPRESS, help=help_text
-            )
-        else:
-            group.add_argument(
-                option.flag,
-                dest=option.name,
-                type=argparse_type(option.parse),
-                metavar=option.metavar,
-                default=argparse.SUPPRESS,
-                help=help_text,
-            )
+        add_argument(groups[option.group], option)
     return groups
+
+
+def add_argument(parser: Any, option: Option, *flags: str) -> None:
+    """``option`` as a flag of a subcommand, as the table declares it; ``flags`` are other spellings of it
+    (``leakbench serve --port`` is the table's ``mock_port``). Absent from the namespace when not given."""
+    spelling = flags or (option.flag,)
+    help_text = option.help.replace("%", "%%")
+    if option.is_switch:
+        parser.add_argument(
+            *spelling,
+            dest=option.name,
+            action="store_const",
+            const=not option.default,
+            default=argparse.SUPPRESS,
+            help=("off: " if option.default else "") + help_text,
+        )
+    elif option.choices:
+        parser.add_argument(
+            *spelling, dest=option.name, choices=option.choices, default=argparse.SUPPRESS, help=help_text
+        )
+    else:
+        parser.add_argument(
+            *spelling,
+            dest=option.name,
+            type=argparse_type(option.parse),
+            metavar=option.metavar,
+            default=argparse.SUPPRESS,
+            help=help_text,
+        )
 
 
 def given_from_args(args: argparse.Namespace) -> Given:

@@ -52,6 +52,8 @@ class Option:
     marker: bool = True
     cli: bool = True
     """``leakbench run`` has it as a flag (its scenario is an argument there, not an option)."""
+    session: bool = False
+    """A pytest session's option, not a run's: no ``RunConfig`` field, no marker keyword, no ``run`` flag."""
 
     @property
     def flag(self) -> str:
@@ -276,6 +278,18 @@ OPTIONS: tuple[Option, ...] = (
         metavar="DIR",
         marker=False,
     ),
+    Option(
+        "baseline",
+        path,
+        "results root of a baseline run (e.g. main's) to compare this session's leak tests with",
+        OUTPUT,
+        IN_PROCESS,
+        annotation="Path | None",
+        metavar="DIR",
+        marker=False,
+        cli=False,
+        session=True,
+    ),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
-CONFIG_OPTIONS = tuple(option for option in OPTIONS if not option.scenario_key)
+CONFIG_OPTIONS = tuple(option for option in OPTIONS if not option.scenario_key and not option.session)

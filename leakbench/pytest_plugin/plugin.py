@@ -40,11 +40,6 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
-    parser.getgroup("leakbench").addoption(
-        "--leak-baseline",
-        default=None,
-        help="results root of a baseline run (e.g. main's) to compare this run's leak tests with",
-    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -260,7 +255,7 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     """
     import httpx
 
-    from leakbench.running.callables import serve_mock
+    from leakbench.mock.serving import serve_mock
     from leakbench.running.run import ATTRIBUTION_ITERATIONS
     from leakbench.scenario.spec import load_scenario, serving_more
 

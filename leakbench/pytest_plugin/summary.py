@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from leakbench.errors import LeakbenchError
+from leakbench.options import BY_NAME
+from leakbench.pytest_plugin.marks import session_given
 from leakbench.reporters.markdown import compare_markdown
 from leakbench.reporters.summary_text import TABLE_HEADER, SummaryText
 from leakbench.verdict.comparison import REGRESSED, compare_trees
@@ -74,13 +75,13 @@ class LeakReporter:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        baseline = self.config.getoption("leak_baseline")
+        given = session_given(self.config).values
+        baseline = given.get("baseline")
         if not baseline or hasattr(self.config, "workerinput"):
             return
-
-        head = Path(self.config.getoption("leak_results") or self.config.getini("leak_results") or "results")
+        head = given.get("results", BY_NAME["results"].default)
         try:
-            comparisons = compare_trees(Path(baseline), head)
+            comparisons = compare_trees(baseline, head)
         except LeakbenchError as err:
             self.comparison = f"leakbench: --leak-baseline: {err}"
             return

@@ -53,10 +53,15 @@ def command_secrets(command: Iterable[str]) -> set[str]:
 class KeyCollector:
     """ASGI middleware: remembers the credentials clients send (a bounded set), changes nothing."""
 
-    def __init__(self, app: Any, ignore: Iterable[str] = ()):
-        self.app = app
+    def __init__(self, ignore: Iterable[str] = ()):
+        self.app: Any = None
         self.ignore = set(ignore)
         self.seen: set[str] = set()
+
+    def around(self, app: Any) -> KeyCollector:
+        """This collector in front of ``app``: the mock's ``wrap``."""
+        self.app = app
+        return self
 
     def __getattr__(self, name: str) -> Any:  # app.state and friends
         return getattr(self.app, name)

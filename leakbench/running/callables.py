@@ -9,12 +9,11 @@ with everything measured so far kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from leakbench.errors import UsageError
-from leakbench.mock import LoopbackServer, MockProcess, build_app, mock_httpx
+from leakbench.mock.serving import Quiet, serve_mock
 from leakbench.probes.registry import probe_for
 from leakbench.probes.watcher import GuardTripped
 from leakbench.running.config import RunConfig
@@ -23,9 +22,6 @@ from leakbench.running.run import ATTRIBUTION_ITERATIONS, Outcome, Run, scenario
 from leakbench.running.signals import Interrupted, Signals
 from leakbench.running.target import Context, is_async, resolve_callable
 from leakbench.scenario.spec import serving_more
-
-INPROCESS_URL = "http://127.0.0.1:9"  # respx answers before any socket is opened
-Quiet = Callable[[], AbstractContextManager[None]]
 
 
 def run_callable(config: RunConfig, signals: Signals, progress: Progress | None = None) -> Outcome:
@@ -82,28 +78,6 @@ def run_callable(config: RunConfig, signals: Signals, progress: Progress | None 
                     return run.end_attribution(f"attribution stopped: {reason}, run again after the verdict")
                 return run.finish("error", reason, target_error=reason)
             return run.finish()
-
-
-@contextmanager
-def serve_mock(scenario: Any, transport: str) -> Iterator[tuple[str, Quiet]]:
-    """The mock of ``scenario`` for code in this process: its URL, and how to hold it still while objects are counted.
-
-    respx (default) answers httpx in this process with no socket; ``loopback``
-    serves it from a thread over a real socket (for non-httpx clients);
-    ``process`` serves it from a separate process so its allocations are not
-    counted as the target's.
-    """
-    if transport == "respx":
-        with mock_httpx(build_app(scenario), INPROCESS_URL) as bridge:
-            yield INPROCESS_URL, bridge.quiet
-    elif transport == "loopback":
-        with LoopbackServer(build_app(scenario)) as server:
-            yield server.url, nullcontext
-    elif transport == "process":
-        with MockProcess(scenario) as server:  # overrides (--iterations) travel too
-            yield server.url, nullcontext
-    else:
-        raise UsageError(f"--mock {transport!r}: expected respx, loopback or process")
 
 
 @contextmanager

@@ -142,6 +142,8 @@ class RunConfig:
         """An option given for a target it does not apply to is refused, even at its default (``--mock respx``)."""
         kind = self.target_kind
         for option in OPTIONS:
+            if option.session:
+                continue
             given = option.name in self.origins or (
                 not option.scenario_key and getattr(self, option.name) != option.default
             )

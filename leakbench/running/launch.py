@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from leakbench.attribution.windows import MemrayProcess
 from leakbench.errors import LeakbenchError, TargetError
-from leakbench.mock import LoopbackServer, build_app
 from leakbench.mock.clock import Clock
+from leakbench.mock.serving import serve_mock
 from leakbench.probes.process import ProcessProbe
 from leakbench.probes.registry import process_probe_for
 from leakbench.reporters.redact import KeyCollector, command_secrets, env_secrets
@@ -106,19 +106,25 @@ def _launch_and_wait(
 ) -> None:
     config = run.config
     workspace = stack.enter_context(scenario_workspace(config.scenario))
-    app = build_app(config.scenario, on_boundary=pacer.mock_boundary(run))
-    keys = KeyCollector(app, ignore={DUMMY_KEY})
+    keys = KeyCollector(ignore={DUMMY_KEY})
     stack.callback(lambda: run.secrets.update(keys.seen))  # keys the target sent the mock are redacted too
     if config.isolate_network:  # before the mock: it, the target and the run's threads share the new loopback
         stack.enter_context(isolated_network())
-    server = stack.enter_context(LoopbackServer(keys, config.mock_port or 0, flag="--mock-port"))
-    run.summary.url = server.url
+    mock = serve_mock(
+        config.scenario,
+        port=config.mock_port or 0,
+        flag="--mock-port",
+        on_boundary=pacer.mock_boundary(run),
+        wrap=keys.around,
+    )
+    url = stack.enter_context(mock).url
+    run.summary.url = url
     plan = LaunchPlan(list(config.command or []), dict(config.env))
     stack.callback(pacer.close)  # before it opens anything: a target that fails to start leaves no fd behind
     for part in (capture, pacer, probe):
         if part is not None:
             part.prepare(plan)
-    env = target_env(server.url, workspace, config.scenario.iterations, plan.env)
+    env = target_env(url, workspace, config.scenario.iterations, plan.env)
     stack.enter_context(subreaper())
     with signals.shielded():  # a started target is always registered for cleanup
         target = ProcessTarget(plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds, pty=config.pty)
@@ -130,7 +136,7 @@ def _launch_and_wait(
     probe.attach(target.pid, target.tree, kill, run.run_dir.path / TARGET_LOG)
     run.start()
     pacer.start(run, lambda: target.poll() is None)
-    ending.completed = _wait(run, target, app.state.clock, pacer)
+    ending.completed = _wait(run, target, keys.app.state.clock, pacer)
 
 
 def _wait(run: Run, target: ProcessTarget, clock: Clock, pacer: Pacer) -> int | None:

@@ -16,13 +16,14 @@ fails a batch flushed every 120 turns and passes a record kept every third.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
 from leakbench.units import format_size
+from leakbench.verdict.measures import Measures
 
 # Theil-Sen is O(n^2) in memory; past this many points the series is reduced
 # to bin medians first, which keeps 10,000-iteration runs at a few MB.
@@ -61,21 +62,11 @@ class Thresholds:
 
 
 @dataclass
-class Verdict:
+class Verdict(Measures):
     leaked: bool
     rule: str | None
     reason: str
     metric: str
-    growth_per_iteration: float | None = None
-    growth_per_iteration_low: float | None = None
-    growth_per_iteration_high: float | None = None
-    tail_growth_per_iteration: float | None = None
-    total_growth: float | None = None
-    baseline: float | None = None
-    peak: float | None = None
-    peak_over_baseline: float | None = None
-    intercept: float | None = None
-    counters: dict[str, dict] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """The summary's verdict fields: ``leaked`` is the summary's ``verdict``, not a field of its own."""

@@ -29,6 +29,7 @@ import psutil
 
 from leakbench.errors import UsageError
 from leakbench.probes.spec import ProbeSpec
+from leakbench.verdict.measures import MEASURES, Measures
 
 SCHEMA = 2
 """2: ``probe`` records what measured the run; ``leaked`` is no longer written."""
@@ -113,8 +114,8 @@ _SCHEMA1_PROBES = {"process": _SCHEMA1_PROCESS, "inprocess": _SCHEMA1_INPROCESS,
 
 
 @dataclass
-class Summary:
-    """``summary.json``: what a run measured, judged and where it ran."""
+class Summary(Measures):
+    """``summary.json``: what a run measured, judged and where it ran (the verdict's numbers: ``Measures``)."""
 
     verdict: str = "running"
     rule: str | None = None
@@ -137,17 +138,6 @@ class Summary:
     metric_fallback: str | None = None
     """Why the probe's own metric (a runtime's heap) was not judged and ``metric`` (RSS) was instead."""
     url: str | None = None
-    # the verdict's numbers (analysis.Verdict)
-    growth_per_iteration: float | None = None
-    growth_per_iteration_low: float | None = None
-    growth_per_iteration_high: float | None = None
-    tail_growth_per_iteration: float | None = None
-    total_growth: float | None = None
-    baseline: float | None = None
-    peak: float | None = None
-    peak_over_baseline: float | None = None
-    intercept: float | None = None
-    counters: dict[str, dict] = field(default_factory=dict)
     # what else the run produced, or why it could not
     memray: dict[str, Any] | None = None
     memray_error: str | None = None
@@ -188,9 +178,19 @@ class Summary:
             setattr(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
+        """The verdict's numbers after ``url``, where they have always been: the file reads verdict first."""
         data = asdict(self)
         extra = data.pop("extra")
-        return {"schema": SCHEMA, **data, **extra}
+        measures = {name: data.pop(name) for name in MEASURES}
+        own = list(data)
+        cut = own.index("url") + 1
+        return {
+            "schema": SCHEMA,
+            **{k: data[k] for k in own[:cut]},
+            **measures,
+            **{k: data[k] for k in own[cut:]},
+            **extra,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Summary:

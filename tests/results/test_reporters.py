@@ -223,3 +223,24 @@ def test_loop(leak):
     out = result.stdout.str()
     assert "compared with baseline" in out and "pass -> leak" in out
     assert result.ret == 1
+
+
+def test_leak_baseline_and_results_read_from_the_ini_file(pytester):
+    """The baseline is an option of the table like any other: an ini key compares as the flag does."""
+    pytester.makepyfile(test_loop="""
+def test_loop(leak):
+    for i in leak.iterations(30):
+        pass
+""")
+    head, base = pytester.path / "head", pytester.path / "base"
+    pytester.makeini(f"[pytest]\nleak_results = {head}\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    run_dir = next(head.iterdir())
+    leaked = Summary.load(run_dir)
+    leaked.update(verdict="leak", rule="slope")
+    (base / run_dir.name).mkdir(parents=True)
+    leaked.save(base / run_dir.name)
+    pytester.makeini(f"[pytest]\nleak_results = {head}\nleak_baseline = {base}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "leak -> pass" in result.stdout.str()
+    assert result.ret == 0
