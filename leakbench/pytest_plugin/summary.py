@@ -17,9 +17,7 @@ import pytest
 from leakbench.errors import LeakbenchError
 from leakbench.options import BY_NAME
 from leakbench.pytest_plugin.marks import session_given
-from leakbench.reporters.markdown import compare_markdown
 from leakbench.reporters.summary_text import TABLE_HEADER, SummaryText
-from leakbench.verdict.comparison import REGRESSED, compare_trees
 from leakbench.verdict.results import Summary
 
 PROPERTY = "leakbench"
@@ -79,6 +77,11 @@ class LeakReporter:
         baseline = given.get("baseline")
         if not baseline or hasattr(self.config, "workerinput"):
             return
+        # Here, not at the top: every pytest session of a project with leakbench installed loads this
+        # plugin, and comparing loads scipy (~1 s); only a session given a baseline pays for it.
+        from leakbench.reporters.markdown import compare_markdown
+        from leakbench.verdict.comparison import REGRESSED, compare_trees
+
         head = given.get("results", BY_NAME["results"].default)
         try:
             comparisons = compare_trees(baseline, head)

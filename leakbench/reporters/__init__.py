@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from leakbench.attribution.heapsnap.report import write_heap_growth
-from leakbench.reporters.plot import draw_memory
 from leakbench.verdict.results import Summary
 
 
 def write_reports(run_dir: Path, summary: Summary) -> None:
     """Draw ``memory.png``; a plot that fails is recorded as ``plot_error``, never costs the verdict."""
+    # matplotlib here, not at the top: this package's text reporters load in every pytest session
+    from leakbench.reporters.plot import draw_memory
+
     write_heap_growth(Path(run_dir), summary.heap_growth)
     try:
         draw_memory(Path(run_dir), summary)

@@ -20,6 +20,8 @@ MAX_LINES = 400
 # Imports inside functions, each for a cost measured where it is (see the comment at each).
 LAZY = {
     "leakbench.pytest_plugin.plugin",  # loaded in every pytest session: the run stack costs ~2 s (scipy.stats)
+    "leakbench.pytest_plugin.summary",  # the same: comparing with a baseline loads scipy
+    "leakbench.reporters",  # the same: the plot loads matplotlib
     "leakbench.options.values",  # httpx, only when --drive is given
     "leakbench.commands.serve",  # the web stack, for this command only
     "leakbench.probes.pytarget",  # runs inside the target: imports there are the target's memory
@@ -122,6 +124,14 @@ def test_the_public_api_is_pinned():
 def test_import_leakbench_alone_stays_light():
     """A target's interpreter and the CLI's --help import the package: the run stack loads on first use."""
     code = "import sys, leakbench; print(sorted(m for m in ('numpy', 'scipy', 'uvicorn', 'httpx') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_pytest_session_without_leak_tests_loads_no_run_stack():
+    """Every pytest session of a project with leakbench installed loads the plugin: it must cost nothing there."""
+    heavy = "('numpy', 'scipy', 'matplotlib', 'uvicorn', 'httpx', 'leakbench.running.run')"
+    code = f"import sys, leakbench.pytest_plugin.plugin; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert out.strip() == "[]"
 
