@@ -241,7 +241,7 @@ def format_attribution(
             out.append(lines_title)
         for row in lines:
             out.append(
-                f"  {format_size(row.bytes_per_iteration, signed=True)}/iteration  {_short(row.file)}:{row.line}  "
+                f"  {format_size(row.bytes_per_iteration, signed=True)}/iteration  {short_path(row.file)}:{row.line}  "
                 f"({format_size(row.bytes, signed=True)} in {row.count:+d} blocks)  {row.source}".rstrip()
             )
     if types is not None:
@@ -277,7 +277,7 @@ def _reachable(roots: list[object]) -> list[object]:
     return found
 
 
-def _short(filename: str) -> str:
+def short_path(filename: str) -> str:
     try:
         relative = os.path.relpath(filename)
     except ValueError:

@@ -18,6 +18,7 @@ from leakbench.attribution.captures import (
     growth_report,
     wrap_command,
 )
+from leakbench.attribution.holders import Holders
 from leakbench.attribution.traces import TracemallocWindow, TypeCounts, format_attribution
 from leakbench.errors import LeakbenchError
 from leakbench.running.plan import LaunchPlan
@@ -26,26 +27,35 @@ from leakbench.verdict.results import CAPTURE
 
 
 class TypesWindow:
-    """gc object types that grew over the measured window, counted at its two edges: reported only for a failure.
+    """gc object types that grew over the measured window, counted at its two edges, and the containers
+    that grew, named by who holds them: reported only for a failure.
 
-    Two walks of the heap per run, not a cost per iteration: the window a
-    passing test pays for. Which source lines hold the growth is found after
-    a failed verdict, by ``TracemallocPass``.
+    A few walks of the heap per run, not a cost per iteration: the window a
+    passing test pays for (the holders' walk back to a root only for a
+    failure). Which source lines hold the growth is found after a failed
+    verdict, by ``TracemallocPass``.
     """
 
     def __init__(self, exclude: list[Any]) -> None:
         self.types = TypeCounts(exclude=exclude)
+        self.holders = Holders(exclude=exclude)
+        self.holder_rows: list[dict[str, Any]] = []
         self.iterations = 1
 
     def open(self) -> None:
         self.types.start()
+        self.holders.start()
 
     def close(self, iterations: int) -> None:
         self.iterations = iterations
         self.types.stop()
 
     def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
-        return {"attribution": format_attribution(None, self.types, self.iterations)} if failed else {}
+        if not failed:
+            return {}
+        self.holder_rows = [row.as_dict() for row in self.holders.grown(self.iterations)]
+        text = format_attribution(None, self.types, self.iterations)
+        return {"attribution": text, "holders": self.holder_rows or None}
 
 
 class TracemallocPass:
@@ -69,9 +79,15 @@ class TracemallocPass:
         self.lines.start()
 
     def stop(self, iterations: int, note: str = "") -> dict[str, Any]:
-        """End tracing; the summary's ``attribution``: these lines, then the window's types."""
+        """End tracing; the summary's ``attribution``: these lines, then the window's types; and the window's
+        holders with where their newest entries were allocated, which tracemalloc can tell while it traces.
+        (Their rates stay the window's: an iteration run again may write the keys it wrote before.)"""
+        holders = None
         with self.quiet():
             self.collect()
+            if self.types is not None and self.types.holder_rows and iterations:
+                sites = {row.holder: row.allocated_at for row in self.types.holders.grown(self.types.iterations)}
+                holders = [row | {"allocated_at": sites.get(row["holder"])} for row in self.types.holder_rows]
             self.lines.stop()
         if not iterations:
             return {}
@@ -83,7 +99,8 @@ class TracemallocPass:
             lines_title=f"tracemalloc: source lines holding what {iterations} iterations run again "
             f"after the verdict allocated and kept",
         )
-        return {"attribution": text + (f"\n{note}" if note else "")}
+        found = {"attribution": text + (f"\n{note}" if note else "")}
+        return found | ({"holders": holders} if holders else {})
 
 
 class MemrayInProcess:

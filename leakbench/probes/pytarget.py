@@ -10,7 +10,7 @@ Wire (two inherited pipes, one line each way per request):
 answers like a sample; ``S <seq>`` answers ``<seq> <blocks> <gc_objects or -1>
 <traced or -1>``; ``A <seq>`` opens the attribution window and ``Z <seq>
 <iterations>`` closes it, answered by ``<seq> T <length>`` and that many
-bytes of report. ``M <seq> <native> <path>`` starts a memray tracker writing
+bytes of JSON: the report's text and the holders' rows. ``M <seq> <native> <path>`` starts a memray tracker writing
 to ``path`` (answered ``<seq> ok``, or ``<seq> E <why>``) and ``N <seq>``
 stops it, which writes the capture. The thread blocks on its pipe between requests and keeps
 nothing: what it allocates to answer is freed before the next boundary.
@@ -20,7 +20,7 @@ import os
 import sys
 import threading
 
-PROTOCOL = 2
+PROTOCOL = 3
 
 
 def start(fds: str, pyheap_path: str) -> None:
@@ -77,7 +77,8 @@ def _serve(requests: int, replies: int, pyheap) -> None:
 
 
 class Attribution:
-    """The measured window's gc type growth, and tracemalloc's lines if the program traces (``PYTHONTRACEMALLOC``).
+    """The measured window's gc type growth, the containers that grew named by their holders, and
+    tracemalloc's lines if the program traces (``PYTHONTRACEMALLOC``).
 
     Sent once: when leakbench asks (``Z``), or when the program exits by
     itself after its last turn (``atexit``), whichever comes first; what has
@@ -97,21 +98,30 @@ class Attribution:
         import atexit
         import tracemalloc
 
-        self.lines = self.module.TracemallocWindow() if tracemalloc.is_tracing() else None
-        self.types = self.module.TypeCounts(exclude=[self])
+        traces, holders = self.module
+        self.lines = traces.TracemallocWindow() if tracemalloc.is_tracing() else None
+        self.types = traces.TypeCounts(exclude=[self])
+        self.holders = holders.Holders(exclude=[self])
         if self.lines is not None:
             self.lines.start()  # before the type counts: see TypeCounts
         self.types.start()
+        self.holders.start()
         atexit.register(self.send, b"0")
 
     def send(self, seq: bytes) -> None:
+        import json  # here: loaded in the target at the window's end, never during it
+
         with self.lock:
             if self.sent:
                 return
             self.sent = True
-            text = b""
+            report = {"text": "", "holders": []}
             if self.module is not None:  # the window's boundaries, less the one that opened it
-                text = self.module.format_attribution(self.lines, self.types, max(1, self.boundaries - 1)).encode()
+                iterations = max(1, self.boundaries - 1)
+                traces, holders = self.module
+                report["text"] = traces.format_attribution(self.lines, self.types, iterations)
+                report["holders"] = [row.as_dict() for row in self.holders.grown(iterations)]
+            text = json.dumps(report).encode()
             try:
                 os.write(self.replies, b"%s T %d\n%s" % (seq, len(text), text))
             except OSError:
@@ -166,9 +176,10 @@ def _attribution():
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.path.insert(0, package_parent)
     try:
-        import leakbench.attribution.traces as attribution
+        import leakbench.attribution.holders as holders
+        import leakbench.attribution.traces as traces
 
-        return attribution
+        return traces, holders
     except Exception:
         return None
     finally:

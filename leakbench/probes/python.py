@@ -20,6 +20,7 @@ embedded interpreter) gets one warning line and is measured from outside.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -239,6 +240,7 @@ class TargetAttribution:
     def __init__(self, probe: PythonProbe) -> None:
         self.probe = probe
         self.text: str | None = None
+        self.holders: list[dict[str, Any]] = []
 
     def open(self) -> None:
         self.probe._exchange(b"A")
@@ -256,11 +258,17 @@ class TargetAttribution:
         while (line := self.probe._read_line(deadline)) is not None:
             words = line.split()
             if len(words) == 3 and words[1] == "T":
-                self.text = self.probe.read_text(int(words[2]))
+                try:
+                    report = json.loads(self.probe.read_text(int(words[2])))
+                except ValueError:
+                    return  # cut short as the target died: the verdict stands without it
+                self.text, self.holders = report.get("text", ""), report.get("holders", [])
                 return
 
     def close(self, iterations: int) -> None:
         """Already read (``collect``): the target is stopped before the run's windows close."""
 
     def report(self, verdict: Any, failed: bool) -> dict[str, Any]:
-        return {"attribution": self.text} if failed and self.text else {}
+        if not failed:
+            return {}
+        return ({"attribution": self.text} if self.text else {}) | ({"holders": self.holders} if self.holders else {})

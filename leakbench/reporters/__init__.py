@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from leakbench.attribution.heapsnap.report import write_heap_growth
+from leakbench.reporters.holders import write_holders
 from leakbench.verdict.results import Summary
 
 
@@ -19,6 +20,7 @@ def write_reports(run_dir: Path, summary: Summary) -> None:
     from leakbench.reporters.plot import draw_memory
 
     write_heap_growth(Path(run_dir), summary.heap_growth)
+    write_holders(Path(run_dir), summary.holders)
     try:
         draw_memory(Path(run_dir), summary)
     except Exception as err:  # matplotlib, a full disk, samples cut by a kill: the verdict stands

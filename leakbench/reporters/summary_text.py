@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leakbench.attribution.heapsnap.report import heap_growth_lines
+from leakbench.reporters.holders import holder_lines
 from leakbench.units import format_size
 from leakbench.verdict.results import Summary
 
@@ -103,7 +104,7 @@ class SummaryText:
 
     def details(self) -> list[str]:
         """What the capture and the attribution add, after the figures."""
-        lines = memray_lines(self.summary.memray)
+        lines = holder_lines(self.summary.holders) + memray_lines(self.summary.memray)
         if self.summary.memray_error:
             lines.append(f"memray: {self.summary.memray_error}")
         if self.summary.attribution:

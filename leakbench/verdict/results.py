@@ -142,6 +142,8 @@ class Summary(Measures):
     memray: dict[str, Any] | None = None
     memray_error: str | None = None
     attribution: str | None = None
+    holders: list[dict[str, Any]] | None = None
+    """Python containers that grew over the window, named from their root (``attribution/holders.py``)."""
     heap_growth: list[dict[str, Any]] | None = None
     """Constructors that grew at every heap snapshot of the window, with a retainer path (``heapsnap``)."""
     heap_growth_error: str | None = None
