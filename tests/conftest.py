@@ -14,6 +14,7 @@ TARGETS = TESTS / "targets"  # the programs tests run as targets
 JS = TESTS / "js"  # the JavaScript clients (npm ci --prefix tests/js)
 AGENT = ROOT / "tests" / "targets" / "agent.py"
 LOOP = ROOT / "tests" / "scenarios" / "loop.toml"
+collect_ignore = ["packaging/userproject"]  # a user's project: run in a venv of its own by packaging/test_wheel.py
 
 
 class Run:

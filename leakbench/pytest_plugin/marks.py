@@ -8,12 +8,11 @@ a pytest loop is here, generated from ``options.OPTIONS``.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import pytest
 
 from leakbench.errors import UsageError
-from leakbench.options import BY_NAME, OPTIONS, Given, Option, Origin, given_from_keywords
+from leakbench.options import BY_NAME, OPTIONS, Given, Origin, given_from_keywords
+from leakbench.pytest_plugin.inikeys import ini_default, ini_type, read_ini
 
 PYTEST_OPTIONS = tuple(option for option in OPTIONS if option.in_pytest)
 MARKER_OPTIONS = tuple(option for option in PYTEST_OPTIONS if option.marker_keyword)
@@ -44,13 +43,7 @@ def add_options(parser: pytest.Parser) -> None:
                 metavar=option.metavar or option.name.upper(),
                 help=help_text,
             )
-        ini_type: Any = Literal[option.choices] if option.choices else option.ini_type
-        parser.addini(option.ini_key, option.help, type=ini_type, default=_ini_default(option))
-
-
-def _ini_default(option: Option) -> Any:
-    """The table's default as the ini key's type holds it (a path as a string)."""
-    return str(option.default) if option.ini_type == "string" and option.default is not None else option.default
+        parser.addini(option.ini_key, option.help, type=ini_type(option), default=ini_default(option))
 
 
 def marker_help() -> str:
@@ -65,10 +58,10 @@ def given_from_pytest(config: pytest.Config) -> Given:
     try:
         for option in PYTEST_OPTIONS:
             try:
-                value = config.getini(option.ini_key)
+                value = read_ini(config, option)
             except pytest.UsageError as err:  # pytest's own type check, which does not name the key in ini files
                 raise UsageError(f"{option.ini_key} in {where}: {err}") from None
-            if value is not None and value != _ini_default(option):
+            if value is not None and value != ini_default(option):
                 given.add(option, value, Origin("ini", option.name, value, where))
             flag = config.getoption(option.ini_key)
             if flag is not None:
