@@ -37,7 +37,8 @@ class Clock:
         self.completed = 0
         self.answered_units = 0
         """Units whose answer went out whole (the last byte of the body, or the prompt's ``session.idle``)."""
-        self.sessions_created = 0
+        self._sessions_left = 0
+        self._session_unit = 0
         self.refused: set[str] = set()
         """Faults already injected for the unit being served: a retry of a refused request is served the same unit."""
         self._begun = 0
@@ -65,15 +66,18 @@ class Clock:
             self.completed = unit
 
     def session_created(self) -> int:
-        """The unit a new session belongs to, firing the boundary on the first session of each."""
-        index = self.sessions_created
-        self.sessions_created += 1
+        """The unit a new session belongs to: the first of each ``per_iteration`` sessions begins one.
+
+        It goes through ``request()``, so sessions and model requests count on
+        one clock: whichever protocol begins unit k, its boundary fires once.
+        """
+        if self._sessions_left == 0:
+            self._session_unit = self.request()
+            self.served(self._session_unit)
+            self._sessions_left = self.per_session
+        self._sessions_left -= 1
         self.touch()
-        if index % self.per_session == 0 and index // self.per_session <= self.iterations:
-            self.completed = index // self.per_session
-            self._thought()
-            self._fire(self.completed)
-        return index // self.per_session + 1
+        return self._session_unit
 
     # -- the quiet end ------------------------------------------------------------------
 

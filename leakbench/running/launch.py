@@ -26,9 +26,10 @@ from leakbench.running.netns import isolated_network
 from leakbench.running.pacers import Pacer, pacer_for
 from leakbench.running.plan import LaunchPlan
 from leakbench.running.progress import Progress
-from leakbench.running.run import Outcome, Run, scenario_workspace
+from leakbench.running.run import Outcome, Run
 from leakbench.running.signals import Interrupted, Signals
 from leakbench.running.target import DUMMY_KEY, ProcessTarget, subreaper, target_env
+from leakbench.scenario.workspace import scenario_workspace
 from leakbench.verdict.results import TARGET_LOG
 
 # A target that exits on its own after the final answer gets this long before SIGTERM.
