@@ -192,7 +192,8 @@ class Run:
     def _open_windows(self) -> None:
         """Attribution and memray cover the measured window only: what iterations left behind."""
         self.probe.begin_window()
-        self._at_warmup = self.probe.windows(self.run_dir.path, exclude=[self, self.recorder])
+        # absolute: a capture path sent to a process target is read in its directory, the workspace
+        self._at_warmup = self.probe.windows(self.run_dir.path.absolute(), exclude=[self, self.recorder])
         # Listed before they open: a window's own entry exists at both ends of what it counts.
         self._windows.extend((window, self.thresholds.warmup) for window in self._at_warmup)
         for window in self._at_warmup:
