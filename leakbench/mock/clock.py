@@ -1,7 +1,8 @@
 """The unit count: which unit a request serves, and when an iteration boundary fires.
 
 A unit is one model request (LLM protocols) or ``sessions.per_iteration``
-created sessions (agent-server protocol). The boundary for iteration k fires
+created sessions (agent-server protocol). Every protocol the mock serves
+shares one clock, so a unit is counted once whichever protocol begins it. The boundary for iteration k fires
 when the request (or first session) of unit k+1 arrives, so the target is
 sampled while it waits for that answer.
 

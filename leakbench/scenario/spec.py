@@ -252,8 +252,13 @@ def unserved(scenario: Scenario) -> dict[str, str]:
     something else than the file says (sessions to a chat client, a tool
     call cut into pieces Gemini cannot send), so its routes say so instead.
     """
-    gaps = {name: _gap(scenario, name) for name in protocols.REGISTERED}
-    return {name: f"{gap[0]} asks for {FEATURES[gap[1]]}" for name, gap in gaps.items() if gap is not None}
+    why = {}
+    for name in protocols.REGISTERED:
+        gap = _gap(scenario, name)
+        if gap is not None:
+            key, what = gap[0], FEATURES[gap[1]]
+            why[name] = f"no {what}" + ("" if key in what else f" ({key})")
+    return why
 
 
 def scenarios_dir() -> Path:

@@ -25,7 +25,7 @@ from leakbench.mock.respx_bridge import mock_httpx
 from leakbench.scenario.spec import load_scenario
 
 sys.path.insert(0, str(TARGETS))
-from sdk_agents import agent  # noqa: E402
+from sdk_agents import agent
 
 FILE_SIZE = 1_000_000  # tool-calls.toml: [workspace] size = "1MB"
 
@@ -99,7 +99,7 @@ def test_a_protocol_that_cannot_carry_the_scenario_says_why():
         reply = client.post("/v1/chat/completions", json={"messages": []})
         assert reply.status_code == 404
         message = reply.json()["error"]["message"]
-        assert "not served over openai: sessions asks for agent sessions; served: opencode" in message
+        assert "not served over openai: no agent sessions (sessions); served: opencode" in message
         assert client.post("/session", json={}).status_code == 200
 
 

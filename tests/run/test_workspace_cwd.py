@@ -52,6 +52,8 @@ def test_the_command_is_anchored_where_it_was_typed(tmp_path):
     assert plan.command == ["python3", "-u", str(tmp_path / "agent.py"), "--out", "report.txt", "."]
     assert from_caller(["bin/run.sh", "bin"], {}, tmp_path).command == [str(tmp_path / "bin/run.sh"), "bin"]
     assert from_caller(["node", "x.js"], {}, tmp_path).command == ["node", "x.js"]  # not there: left as typed
+    script = "for i in 1 2; do\n  printf . \ndone\n" * 40  # a shell string longer than a file name may be
+    assert from_caller(["bash", "-c", script], {}, tmp_path).command == ["bash", "-c", script]
     module = from_caller(["python", "-m", "myagent"], {"PYTHONPATH": "/lib"}, tmp_path)
     assert module.command == ["python", "-m", "myagent"]
     assert module.env["PYTHONPATH"] == os.pathsep.join(["/lib", str(tmp_path)])  # -m imports from the caller's dir
