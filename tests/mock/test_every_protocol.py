@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import httpx
 import pytest
-from conftest import TARGETS
+from conftest import JS, TARGETS
 
 from leakbench.mock import build_app, protocols
 from leakbench.mock.protocol import DUMMY_KEY
@@ -73,6 +73,21 @@ def test_each_sdk_reads_the_scenarios_files_by_relative_path(served, sdk, monkey
     assert completed(served.url) == before + 2  # one clock: each request one unit, whichever protocol
 
 
+def test_the_opencode_sdk_runs_sessions_of_the_same_scenario(served):
+    """@opencode-ai/sdk: here the mock is the agent server, so it runs the tools itself; each created session is
+    one unit on the same clock, and its completed tool parts carry the scenario's 1 MB outputs."""
+    import json
+
+    before = completed(served.url)
+    done = subprocess.run(
+        ["node", "opencode_client.mjs", served.url, "2"], cwd=JS, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert report["results"] == [{"tools": 3, "outputs": [FILE_SIZE] * 3, "finish": "stop"}] * 2
+    assert completed(served.url) == before + 2
+
+
 def test_serve_points_every_sdk_at_the_mock(served):
     url = served.url
     assert "served over: openai, anthropic, opencode, responses, gemini\n" in served.lines
@@ -99,7 +114,7 @@ def test_a_protocol_that_cannot_carry_the_scenario_says_why():
         reply = client.post("/v1/chat/completions", json={"messages": []})
         assert reply.status_code == 404
         message = reply.json()["error"]["message"]
-        assert "not served over openai: no agent sessions (sessions); served: opencode" in message
+        assert "not served over openai: no agent sessions; served: opencode" in message
         assert client.post("/session", json={}).status_code == 200
 
 
