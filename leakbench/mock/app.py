@@ -92,7 +92,6 @@ def build_app(scenario: Scenario, on_boundary: OnBoundary | None = None) -> Star
     for name in (scenario.protocol, *(n for n in protocols.REGISTERED if n != scenario.protocol)):
         protocol = protocols.named(name)
         for route in protocol.routes(Mock(scenario, clock, faults, protocol)):
-            assert isinstance(route, Route)
             for method in _methods(route):
                 taken = owner.setdefault((method, route.path), name)
                 if taken != name:
