@@ -1,7 +1,8 @@
 """The unit count: which unit a request serves, and when an iteration boundary fires.
 
 A unit is one model request (LLM protocols) or ``sessions.per_iteration``
-created sessions (agent-server protocol). The boundary for iteration k fires
+created sessions (agent-server protocol). Every protocol the mock serves
+shares one clock, so a unit is counted once whichever protocol begins it. The boundary for iteration k fires
 when the request (or first session) of unit k+1 arrives, so the target is
 sampled while it waits for that answer.
 
@@ -37,7 +38,8 @@ class Clock:
         self.completed = 0
         self.answered_units = 0
         """Units whose answer went out whole (the last byte of the body, or the prompt's ``session.idle``)."""
-        self.sessions_created = 0
+        self._sessions_left = 0
+        self._session_unit = 0
         self.refused: set[str] = set()
         """Faults already injected for the unit being served: a retry of a refused request is served the same unit."""
         self._begun = 0
@@ -65,15 +67,18 @@ class Clock:
             self.completed = unit
 
     def session_created(self) -> int:
-        """The unit a new session belongs to, firing the boundary on the first session of each."""
-        index = self.sessions_created
-        self.sessions_created += 1
+        """The unit a new session belongs to: the first of each ``per_iteration`` sessions begins one.
+
+        It goes through ``request()``, so sessions and model requests count on
+        one clock: whichever protocol begins unit k, its boundary fires once.
+        """
+        if self._sessions_left == 0:
+            self._session_unit = self.request()
+            self.served(self._session_unit)
+            self._sessions_left = self.per_session
+        self._sessions_left -= 1
         self.touch()
-        if index % self.per_session == 0 and index // self.per_session <= self.iterations:
-            self.completed = index // self.per_session
-            self._thought()
-            self._fire(self.completed)
-        return index // self.per_session + 1
+        return self._session_unit
 
     # -- the quiet end ------------------------------------------------------------------
 

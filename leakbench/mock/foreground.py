@@ -1,8 +1,9 @@
 """The mock in the foreground: until Ctrl-C (``leakbench serve``), or until its parent exits (``MockProcess``).
 
-It prints the URL and the shell lines that point the scenario's clients at
-it, taken from the protocol's declaration, so a user can paste them into the
-shell of an agent they want to watch.
+It prints the URL and the shell lines that point every served protocol's
+clients at it, taken from the protocols' declarations, and the workspace the
+scenario's tool calls name files in (``leakbench serve`` fills one, as a run
+does), so a user can paste them into the shell of an agent they want to watch.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ from typing import TYPE_CHECKING
 
 from leakbench.mock import protocols
 from leakbench.mock.serving import serve_mock
+from leakbench.scenario.spec import unserved
+from leakbench.scenario.workspace import scenario_workspace
 
 if TYPE_CHECKING:
     from leakbench.scenario.spec import Scenario
 
 
 def env_lines(scenario: Scenario, url: str) -> list[str]:
-    """Shell lines that point the usual clients of the scenario's protocol at ``url``."""
-    lines = [f"export {name}={value}" for name, value in protocols.client_env(url, scenario.protocol).items()]
-    hint = protocols.named(scenario.protocol).hint
-    return lines + ([hint.format(url=url)] if hint else [])
+    """Shell lines that point the usual clients of every protocol the scenario is served over at ``url``."""
+    env: dict[str, str] = {}
+    hints = []
+    for name in scenario.served_protocols:
+        env.update(protocols.client_env(url, name))
+        hint = protocols.named(name).hint
+        if hint:
+            hints.append(hint.format(url=url))
+    return [f"export {name}={value}" for name, value in env.items()] + hints
 
 
 def serve(scenario: Scenario, port: int, stop: threading.Event | None = None) -> int:
@@ -41,12 +49,16 @@ def serve(scenario: Scenario, port: int, stop: threading.Event | None = None) ->
 
 def _serve(scenario: Scenario, port: int, stop: threading.Event | None) -> int:
     try:  # around the start too: Ctrl-C while it prints is a normal way out as well
-        with serve_mock(scenario, port=port) as served:
+        with scenario_workspace(scenario) as workspace, serve_mock(scenario, port=port) as served:
             print(
                 f"leakbench mock: scenario {scenario.name!r} ({scenario.protocol}, {scenario.iterations} iterations) on {served.url}"
             )
+            print(f"served over: {', '.join(scenario.served_protocols)}")
+            for name, why in unserved(scenario).items():
+                print(f"not served over {name}: {why}")
             for line in env_lines(scenario, served.url):
                 print(line)
+            print(f"export LEAKBENCH_WORKSPACE={workspace}  # run the agent here: tool calls name files relative to it")
             print("Press Ctrl-C to stop.", flush=True)
             (stop or threading.Event()).wait()
     except KeyboardInterrupt:

@@ -66,9 +66,14 @@ class Protocol:
     """Per missing capability, what to write instead, for the load-time refusal."""
     hint: str = ""
     """A comment line ``leakbench serve`` prints for clients configured in code (``{url!r}`` filled in)."""
+    base_url: str = "{url}"
+    """What this protocol's SDKs take as ``base_url`` (``{url}/v1`` for the OpenAI ones): ``leak_mock``'s attributes."""
 
     def client_env(self, url: str) -> dict[str, str]:
         return {name: value.format(url=url, key=DUMMY_KEY) for name, value in self.env.items()}
+
+    def client_base_url(self, url: str) -> str:
+        return self.base_url.format(url=url)
 
 
 @dataclass(frozen=True)

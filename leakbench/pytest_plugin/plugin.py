@@ -65,6 +65,8 @@ class LeakFixture:
         except LeakbenchError as err:
             pytest.fail(f"leakbench: {err}", pytrace=False)
         self.session = session_given(request.config)
+        self.home = Path.cwd()
+        """Where the test started: a relative results root is this directory's, whatever the test's cwd is now."""
         self.outcome = None
         self.quiet: Callable[[], Any] = nullcontext  # an in-process mock (``leak_mock``), held still while counting
         self._run: Run | None = None
@@ -96,9 +98,11 @@ class LeakFixture:
 
         try:
             given = self._given(target_kind(command, target), call)
-            return build_config(scenario, given, command=command, target=target, name=self._name(), progress=False)
+            config = build_config(scenario, given, command=command, target=target, name=self._name(), progress=False)
         except LeakbenchError as err:
             pytest.fail(f"leakbench: {err}", pytrace=False)
+        config.results = self.home / config.results  # an absolute root stays as it is
+        return config
 
     def _loop_scenario(self, iterations: int | None) -> Any:
         from leakbench.running.config import DEFAULT_ITERATIONS, LoopScenario
@@ -209,18 +213,23 @@ def leak(request: pytest.FixtureRequest) -> Iterator[LeakFixture]:
 
 
 class LeakMock:
-    """What a test gets as ``leak_mock``: the mock serving its scenario, and where its clients point.
+    """What a test gets as ``leak_mock``: the mock serving its scenario, where its clients point, and its workspace.
 
+    Every SDK talks to it whatever the scenario's ``protocol``:
     ``openai.OpenAI(base_url=leak_mock.openai_base_url, api_key=leak_mock.api_key)``
-    and ``anthropic.Anthropic(base_url=leak_mock.anthropic_base_url, ...)`` talk to
-    it; ``client`` is an httpx client already pointed at it.
+    (Chat Completions and Responses), ``anthropic.Anthropic(base_url=leak_mock.anthropic_base_url, ...)``,
+    ``genai.Client(http_options=types.HttpOptions(base_url=leak_mock.gemini_base_url), ...)``,
+    ``createOpencodeClient({baseUrl: leak_mock.opencode_base_url})``; ``client`` is an
+    httpx client already pointed at it. ``workspace`` holds the scenario's files
+    and is the working directory for the test (see ``leak_mock``).
     """
 
-    def __init__(self, url: str, scenario: Any, transport: str, client: Any) -> None:
+    def __init__(self, url: str, scenario: Any, transport: str, client: Any, workspace: Path) -> None:
         self.url = url
         self.scenario = scenario
         self.transport = transport
         self.client = client
+        self.workspace = workspace
 
     @property
     def api_key(self) -> str:
@@ -229,13 +238,32 @@ class LeakMock:
 
         return DUMMY_KEY
 
+    def base_url(self, protocol: str) -> str:
+        """The ``base_url`` protocol ``protocol``'s SDKs take, as a process target's environment gives it."""
+        from leakbench.mock import protocols
+
+        return protocols.named(protocol).client_base_url(self.url)
+
     @property
     def openai_base_url(self) -> str:
-        return f"{self.url}/v1"
+        return self.base_url("openai")
+
+    @property
+    def responses_base_url(self) -> str:
+        """The OpenAI SDK's, again: ``client.responses`` and ``client.chat.completions`` share one base URL."""
+        return self.base_url("responses")
 
     @property
     def anthropic_base_url(self) -> str:
-        return self.url
+        return self.base_url("anthropic")
+
+    @property
+    def gemini_base_url(self) -> str:
+        return self.base_url("gemini")
+
+    @property
+    def opencode_base_url(self) -> str:
+        return self.base_url("opencode")
 
     def __repr__(self) -> str:
         return f"<LeakMock {self.scenario.name!r} ({self.scenario.protocol}) via {self.transport} at {self.url}>"
@@ -252,12 +280,23 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     heap but held still while objects are counted), or from a loopback server
     in a thread (its keep-alive timers and connections are counted with the
     test's: the counters may fire on them).
+
+    The scenario's workspace is filled and made the working directory for the
+    test, as a process target's is: the tool calls the mock asks for name files
+    by relative path, and an agent reading them in the test finds them. The
+    directory is process-wide state: it is changed back when the test ends,
+    as ``monkeypatch.chdir`` does; a test that needs its own directory takes
+    paths from ``__file__`` or ``request.config.rootpath``. Results still go where
+    the session was started.
     """
+    import os
+
     import httpx
 
     from leakbench.mock.serving import serve_mock
     from leakbench.running.run import ATTRIBUTION_ITERATIONS
     from leakbench.scenario.spec import load_scenario, serving_more
+    from leakbench.scenario.workspace import scenario_workspace
 
     given = leak._given("loop")
     try:
@@ -266,12 +305,18 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
         pytest.fail(f"leakbench: {err}", pytrace=False)
     transport = given.values.get("mock", "process")
     extra = ATTRIBUTION_ITERATIONS if given.values.get("tracemalloc", True) else 0  # see LeakFixture.iterations
+    home = os.getcwd()
     with (
+        scenario_workspace(scenario) as workspace,
         serve_mock(serving_more(scenario, extra), transport) as (url, quiet),
         httpx.Client(base_url=url, timeout=60) as client,
     ):
         leak.quiet = quiet
-        yield LeakMock(url, scenario, transport, client)
+        os.chdir(workspace)
+        try:
+            yield LeakMock(url, scenario, transport, client, workspace)
+        finally:
+            os.chdir(home)
 
 
 @pytest.hookimpl(hookwrapper=True)

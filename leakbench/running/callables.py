@@ -18,10 +18,11 @@ from leakbench.probes.registry import probe_for
 from leakbench.probes.watcher import GuardTripped
 from leakbench.running.config import RunConfig
 from leakbench.running.progress import Progress
-from leakbench.running.run import ATTRIBUTION_ITERATIONS, Outcome, Run, scenario_workspace
+from leakbench.running.run import ATTRIBUTION_ITERATIONS, Outcome, Run
 from leakbench.running.signals import Interrupted, Signals
 from leakbench.running.target import Context, is_async, resolve_callable
 from leakbench.scenario.spec import serving_more
+from leakbench.scenario.workspace import scenario_workspace
 
 
 def run_callable(config: RunConfig, signals: Signals, progress: Progress | None = None) -> Outcome:

@@ -13,6 +13,7 @@ import subprocess
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from leakbench.attribution.windows import MemrayProcess
 from leakbench.errors import LeakbenchError, TargetError
@@ -24,11 +25,12 @@ from leakbench.reporters.redact import KeyCollector, command_secrets, env_secret
 from leakbench.running.config import RunConfig
 from leakbench.running.netns import isolated_network
 from leakbench.running.pacers import Pacer, pacer_for
-from leakbench.running.plan import LaunchPlan
+from leakbench.running.plan import from_caller
 from leakbench.running.progress import Progress
-from leakbench.running.run import Outcome, Run, scenario_workspace
+from leakbench.running.run import Outcome, Run
 from leakbench.running.signals import Interrupted, Signals
 from leakbench.running.target import DUMMY_KEY, ProcessTarget, subreaper, target_env
+from leakbench.scenario.workspace import scenario_workspace
 from leakbench.verdict.results import TARGET_LOG
 
 # A target that exits on its own after the final answer gets this long before SIGTERM.
@@ -57,7 +59,7 @@ def run_process(config: RunConfig, signals: Signals, progress: Progress | None =
     )
     capture = None
     if config.memray:  # windowed by the Python probe in the target, else the whole run under the shim
-        capture = MemrayProcess(run.run_dir.path, config.memray_native)
+        capture = MemrayProcess(run.run_dir.path.absolute(), config.memray_native)  # the target runs elsewhere
         if not probe.adopt_capture(capture):
             run.watch(capture)
     status = reason = None
@@ -119,7 +121,7 @@ def _launch_and_wait(
     )
     url = stack.enter_context(mock).url
     run.summary.url = url
-    plan = LaunchPlan(list(config.command or []), dict(config.env))
+    plan = from_caller(list(config.command or []), dict(config.env), Path.cwd())
     stack.callback(pacer.close)  # before it opens anything: a target that fails to start leaves no fd behind
     for part in (capture, pacer, probe):
         if part is not None:
@@ -127,7 +129,9 @@ def _launch_and_wait(
     env = target_env(url, workspace, config.scenario.iterations, plan.env)
     stack.enter_context(subreaper())
     with signals.shielded():  # a started target is always registered for cleanup
-        target = ProcessTarget(plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds, pty=config.pty)
+        target = ProcessTarget(
+            plan.command, env, run.run_dir.path / TARGET_LOG, plan.pass_fds, pty=config.pty, cwd=workspace
+        )
         stack.callback(_stop, run, probe, target, ending)
     for started in plan.started:
         started()

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from leakbench.reporters.redact import redact_file, redact_value
 from leakbench.running.config import RunConfig
 from leakbench.running.progress import NoProgress, Progress
 from leakbench.running.recorder import Recorder
-from leakbench.scenario.workspace import fill_workspace
+from leakbench.scenario import workspace
 from leakbench.verdict.results import TARGET_LOG, RunDir, Summary, environment, now_iso
 
 ATTRIBUTION_ITERATIONS = 10
@@ -179,7 +177,7 @@ class Run:
         """In-process, the guard's exception did not stop the target: the summary is written before the process ends."""
         self.guard_rss = rss
         self.finish(reason=f"guard: process reached {rss / 2**20:.0f} MiB and did not stop; killed")
-        for path in list(_WORKSPACES):  # the process ends next, with no ``finally`` run
+        for path in list(workspace.LIVE):  # the process ends next, with no ``finally`` run
             shutil.rmtree(path, ignore_errors=True)
 
     def fail(self, err: BaseException) -> None:
@@ -194,7 +192,8 @@ class Run:
     def _open_windows(self) -> None:
         """Attribution and memray cover the measured window only: what iterations left behind."""
         self.probe.begin_window()
-        self._at_warmup = self.probe.windows(self.run_dir.path, exclude=[self, self.recorder])
+        # absolute: a capture path sent to a process target is read in its directory, the workspace
+        self._at_warmup = self.probe.windows(self.run_dir.path.absolute(), exclude=[self, self.recorder])
         # Listed before they open: a window's own entry exists at both ends of what it counts.
         self._windows.extend((window, self.thresholds.warmup) for window in self._at_warmup)
         for window in self._at_warmup:
@@ -362,20 +361,3 @@ class Run:
             return
         redact_file(self.run_dir.path / TARGET_LOG, self.secrets)
         self.summary = Summary.from_dict(redact_value(self.summary.to_dict(), self.secrets))
-
-
-_WORKSPACES: set[Path] = set()
-"""Workspaces in use: the hard guard ends the process without unwinding, and removes them first."""
-
-
-@contextmanager
-def scenario_workspace(scenario: Any) -> Iterator[Path]:
-    """A temporary directory the scenario filled with files (``LEAKBENCH_WORKSPACE``), removed after."""
-    path = Path(tempfile.mkdtemp(prefix="leakbench-ws-"))
-    _WORKSPACES.add(path)
-    try:
-        fill_workspace(scenario, path)
-        yield path
-    finally:
-        _WORKSPACES.discard(path)
-        shutil.rmtree(path, ignore_errors=True)

@@ -56,12 +56,14 @@ def target_env(url: str, workspace: Path, iterations: int, extra: dict[str, str]
     """What every target finds in its environment, whatever its language.
 
     Every registered protocol's client variables, not only the scenario's: a
-    client finds its base URL and the dummy key whatever the scenario speaks.
+    client finds its base URL and the dummy key whatever SDK it uses, and the
+    mock answers them all.
     """
     env = dict(os.environ)
     env.update(client_env(url))
     env.update(
         LEAKBENCH_WORKSPACE=str(workspace),
+        PWD=str(workspace),  # its working directory: a shell's `pwd` must not say the caller's
         LEAKBENCH_ITERATIONS=str(iterations),
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
@@ -78,6 +80,7 @@ class ProcessTarget:
         log_path: Path,
         pass_fds: Iterable[int] = (),
         pty: bool = False,
+        cwd: Path | None = None,
     ):
         if not command:
             raise UsageError("no target command: put it after `--`, e.g. `leakbench run demo -- python agent.py`")
@@ -94,7 +97,9 @@ class ProcessTarget:
             else {"stdin": subprocess.DEVNULL, "stdout": self._log, "stderr": subprocess.STDOUT}
         )
         try:
-            self.popen = subprocess.Popen(command, env=env, start_new_session=True, pass_fds=tuple(pass_fds), **stdio)
+            self.popen = subprocess.Popen(
+                command, env=env, cwd=cwd, start_new_session=True, pass_fds=tuple(pass_fds), **stdio
+            )
         except OSError as err:
             if self._terminal:
                 self._terminal.close()

@@ -190,6 +190,13 @@ class Scenario(_Section):
         """The overrides given to ``load_scenario``, so a child process can load the same scenario."""
         return dict(self._overrides)
 
+    @property
+    def served_protocols(self) -> list[str]:
+        """The protocols the mock answers for this scenario: ``protocol`` (the primary) first, then every
+        registered one that can carry the scenario's keys."""
+        cannot = unserved(self)
+        return [self.protocol, *(n for n in protocols.REGISTERED if n != self.protocol and n not in cannot)]
+
     def unit_size(self, unit: int) -> int:
         """Payload size served at ``unit`` (1-based): the spike's size at its unit."""
         if self.spike is not None and unit == self.spike.at:
@@ -217,17 +224,41 @@ _ASKS: tuple[tuple[str, str, Callable[[Scenario], bool], str], ...] = (
 )
 
 
+def _gap(scenario: Scenario, name: str) -> tuple[str, str, str] | None:
+    """The first key asking for a feature protocol ``name`` lacks: (key, feature, what to write instead)."""
+    protocol = protocols.named(name)
+    for key, feature, asked, instead in _ASKS:
+        if feature not in protocol.capabilities and asked(scenario):
+            return key, feature, protocol.instead.get(feature, instead)
+    return None
+
+
 def _missing_feature(scenario: Scenario) -> str | None:
     """The first key asking for a feature the scenario's protocol lacks, said as the fix: a mock that
     ignored it would run something else than the file says."""
-    protocol = protocols.named(scenario.protocol)
-    for key, feature, asked, instead in _ASKS:
-        if feature in protocol.capabilities or not asked(scenario):
-            continue
-        having = [f'"{n}"' for n in protocols.REGISTERED if feature in protocols.named(n).capabilities]
-        elsewhere = f", or use protocol {' or '.join(having)}" if having else ""
-        return f'{key}: protocol "{protocol.name}" has no {FEATURES[feature]}: {protocol.instead.get(feature, instead)}{elsewhere}'
-    return None
+    gap = _gap(scenario, scenario.protocol)
+    if gap is None:
+        return None
+    key, feature, instead = gap
+    having = [f'"{n}"' for n in protocols.REGISTERED if feature in protocols.named(n).capabilities]
+    elsewhere = f", or use protocol {' or '.join(having)}" if having else ""
+    return f'{key}: protocol "{scenario.protocol}" has no {FEATURES[feature]}: {instead}{elsewhere}'
+
+
+def unserved(scenario: Scenario) -> dict[str, str]:
+    """The registered protocols that cannot carry ``scenario``, each with why, in one phrase.
+
+    The mock answers every other protocol too, but one of these would serve
+    something else than the file says (sessions to a chat client, a tool
+    call cut into pieces Gemini cannot send), so its routes say so instead.
+    """
+    why = {}
+    for name in protocols.REGISTERED:
+        gap = _gap(scenario, name)
+        if gap is not None:
+            key, what = gap[0], FEATURES[gap[1]]
+            why[name] = f"no {what}" + ("" if key in what else f" ({key})")
+    return why
 
 
 def scenarios_dir() -> Path:

@@ -8,6 +8,10 @@ scenario says.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +21,26 @@ if TYPE_CHECKING:
     from leakbench.scenario.spec import Scenario
 
 SPIKE_FILE = "spike.txt"
+
+LIVE: set[Path] = set()
+"""Workspaces in use: the in-process hard guard ends the process without unwinding, and removes them first."""
+
+
+@contextmanager
+def scenario_workspace(scenario: Scenario) -> Iterator[Path]:
+    """A temporary directory the scenario filled with files (``LEAKBENCH_WORKSPACE``), removed after.
+
+    Every front-end makes it here (a run, ``leak_mock``, ``leakbench serve``), so
+    the relative paths the mock asks for (``{file}``) name the same files whoever serves them.
+    """
+    path = Path(tempfile.mkdtemp(prefix="leakbench-ws-"))
+    LIVE.add(path)
+    try:
+        fill_workspace(scenario, path)
+        yield path
+    finally:
+        LIVE.discard(path)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def workspace_files(scenario: Scenario) -> list[str]:

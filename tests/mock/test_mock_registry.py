@@ -221,11 +221,15 @@ def test_every_target_finds_every_protocols_variables_whatever_the_scenario(tmp_
 
 def test_serve_prints_the_same_dummy_key_the_targets_get():
     url = "http://127.0.0.1:4321"
-    assert env_lines(load_scenario("huge-grep"), url) == [
+    lines = env_lines(load_scenario("huge-grep"), url)
+    assert lines[:3] == [  # the primary protocol's first, then every other served one's
         f"export LEAKBENCH_URL={url}",
         f"export ANTHROPIC_BASE_URL={url}",
         f"export ANTHROPIC_API_KEY={DUMMY_KEY}",
     ]
+    assert f"export OPENAI_BASE_URL={url}/v1" in lines and f"export GOOGLE_GEMINI_BASE_URL={url}" in lines
+    keys = [line for line in lines if "_KEY=" in line]
+    assert len(keys) == 4 and all(line.endswith(f"={DUMMY_KEY}") for line in keys)
     assert (
         env_lines(load_scenario("session-churn"), url)[-1]
         == f"# @opencode-ai/sdk: createOpencodeClient({{ baseUrl: {url!r} }})"

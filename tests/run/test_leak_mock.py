@@ -98,3 +98,44 @@ def test_x(leak, leak_mock):
     result.assert_outcomes(errors=1)  # the fixture's setup: nothing ran
     out = result.stdout.str()
     assert "leakbench: " in out and "no-such-scenario" in out and "Traceback" not in out
+
+
+EVERY_SDK = """
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, {targets!r})
+from sdk_agents import AGENTS, agent
+
+START = os.getcwd()
+
+
+# 8 iterations cannot tell an SDK's cache still filling from a leak (one block per turn): RSS is judged, not counters
+@pytest.mark.leak(iterations=8, warmup=2, counters="none")
+@pytest.mark.parametrize("sdk", sorted(AGENTS))
+def test_sdk(leak, leak_mock, sdk):
+    assert os.getcwd() == str(leak_mock.workspace)
+    bot = agent(sdk, leak_mock.url, leak_mock.api_key)
+    assert bot.client is not None and leak_mock.scenario.protocol == "openai"
+    sizes, steps = set(), 0  # not a list: one int kept per iteration is a leak of one block each
+    for i in leak.iterations():
+        sizes.add(bot.step())
+        steps += 1
+    assert sizes == {{1_000_000}} and steps == 8, sizes
+
+
+def test_the_directory_is_given_back():
+    assert os.getcwd() == START
+"""
+
+
+def test_every_sdk_reads_the_default_scenarios_files_by_relative_path(pytester):
+    """The default scenario (tool-calls, protocol openai) answers every SDK; the workspace is the test's directory."""
+    from conftest import TARGETS
+
+    pytester.makepyfile(EVERY_SDK.format(targets=str(TARGETS)))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist")
+    result.assert_outcomes(passed=5)
+    assert len(list((pytester.path / "results").glob("*test_sdk*/summary.json"))) == 4  # results where pytest ran

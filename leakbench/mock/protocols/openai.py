@@ -147,5 +147,6 @@ PROTOCOL = Protocol(
     refusal_body=refusal_body,
     capabilities=frozenset({TOOL_CALLS, TURN_TOOL_CALLS, STREAMING, FINAL_ANSWER, ARGUMENT_DELTAS}),
     env={"OPENAI_BASE_URL": "{url}/v1", "OPENAI_API_KEY": "{key}"},
+    base_url="{url}/v1",
     instead={SESSIONS: "for tool calls per turn write serve.turn_tool_calls = N"},
 )
