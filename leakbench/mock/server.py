@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any
 
 import uvicorn
+from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from leakbench.errors import UsageError
@@ -47,10 +48,11 @@ class _NoDelayH11Protocol(H11Protocol):
 
 
 class _HideStreamCuts(logging.Filter):
-    """A scripted stream cut is the scenario working, not an error worth a traceback."""
+    """A scripted stream cut is the scenario working, not an error worth a traceback; nor is a client gone
+    while its request was read (a target stopped as its run ends, early or not)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], StreamCut))
+        return not (record.exc_info and isinstance(record.exc_info[1], (StreamCut, ClientDisconnect)))
 
 
 class _HideClientGone(logging.Filter):
