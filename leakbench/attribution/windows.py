@@ -52,6 +52,7 @@ class TypesWindow:
 
     def report(self, verdict: Verdict, failed: bool) -> dict[str, Any]:
         if not failed:
+            self.holders.clear()
             return {}
         self.holder_rows = [row.as_dict() for row in self.holders.grown(self.iterations)]
         text = format_attribution(None, self.types, self.iterations)
@@ -88,6 +89,8 @@ class TracemallocPass:
             if self.types is not None and self.types.holder_rows and iterations:
                 sites = {row.holder: row.allocated_at for row in self.types.holders.grown(self.types.iterations)}
                 holders = [row | {"allocated_at": sites.get(row["holder"])} for row in self.types.holder_rows]
+            if self.types is not None:
+                self.types.holders.clear()
             self.lines.stop()
         if not iterations:
             return {}

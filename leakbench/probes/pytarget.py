@@ -121,6 +121,7 @@ class Attribution:
                 traces, holders = self.module
                 report["text"] = traces.format_attribution(self.lines, self.types, iterations)
                 report["holders"] = [row.as_dict() for row in self.holders.grown(iterations)]
+                self.holders.clear()
             text = json.dumps(report).encode()
             try:
                 os.write(self.replies, b"%s T %d\n%s" % (seq, len(text), text))
