@@ -11,6 +11,8 @@ EXIT_PASS = 0
 EXIT_LEAK = 1
 EXIT_USAGE = 2
 EXIT_TARGET = 3
+EXIT_UNPAIRED = 4
+"""``compare``: a base run has no head run to be compared with, so a regression could hide there."""
 EXIT_INTERRUPTED = 130
 
 

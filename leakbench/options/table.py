@@ -290,6 +290,21 @@ OPTIONS: tuple[Option, ...] = (
         cli=False,
         session=True,
     ),
+    Option(
+        "allow_missing",
+        switch,
+        "with a baseline: a baseline run this session did not write (a removed test) does not fail the "
+        "session; without it, it does, as a regression could hide there",
+        OUTPUT,
+        IN_PROCESS,
+        default=False,
+        annotation="bool",
+        ini_type=bool,
+        is_switch=True,
+        marker=False,
+        cli=False,
+        session=True,
+    ),
 )
 BY_NAME = {option.name: option for option in OPTIONS}
 CONFIG_OPTIONS = tuple(option for option in OPTIONS if not option.scenario_key and not option.session)

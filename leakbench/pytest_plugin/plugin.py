@@ -31,6 +31,7 @@ from leakbench.pytest_plugin.marks import (
     marker_help,
     session_given,
 )
+from leakbench.pytest_plugin.rootdir import mend_setup
 from leakbench.pytest_plugin.summary import PROPERTY, LeakReporter, failure_message
 from leakbench.pytest_plugin.summary import slim as _slim
 
@@ -40,6 +41,11 @@ if TYPE_CHECKING:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    mend_setup(early_config, args)  # before the first conftest: ``--leak-results /abs/dir`` is no test path
 
 
 def pytest_configure(config: pytest.Config) -> None:

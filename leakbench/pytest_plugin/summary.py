@@ -19,7 +19,7 @@ from leakbench.options import BY_NAME
 from leakbench.pytest_plugin.marks import session_given
 from leakbench.reporters.markdown import compare_markdown
 from leakbench.reporters.summary_text import TABLE_HEADER, SummaryText
-from leakbench.verdict.comparison import REGRESSED, compare_trees
+from leakbench.verdict.comparison import REGRESSED, compare_trees, unpaired
 from leakbench.verdict.results import Summary
 
 PROPERTY = "leakbench"
@@ -86,8 +86,11 @@ class LeakReporter:
             self.comparison = f"leakbench: --leak-baseline: {err}"
             return
         self.comparison = compare_markdown(comparisons)
-        if any(c.word == REGRESSED for c in comparisons) and session.exitstatus == 0:
-            session.exitstatus = 1
+        why = None if given.get("allow_missing") else unpaired(comparisons, "--leak-allow-missing")
+        if why:
+            self.comparison += f"\nleakbench: --leak-baseline: {why}"
+        if (why or any(c.word == REGRESSED for c in comparisons)) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter

@@ -244,3 +244,21 @@ def test_loop(leak):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert "leak -> pass" in result.stdout.str()
     assert result.ret == 0
+
+
+def test_leak_baseline_that_pairs_nothing_fails_the_session_unless_allowed(pytester):
+    """A baseline whose runs this session did not write compared nothing: that is no pass."""
+    pytester.makepyfile(test_loop="""
+def test_loop(leak):
+    for i in leak.iterations(30):
+        pass
+""")
+    base = pytester.path / "base"
+    (base / "renamed.test_loop").mkdir(parents=True)
+    Summary(verdict="pass", metric="rss", scenario={"name": "s", "hash": "h", "path": None}).save(base / "renamed.test_loop")
+    session = ("-p", "no:cacheprovider", f"--leak-results={pytester.path / 'head'}", f"--leak-baseline={base}")
+    result = pytester.runpytest_subprocess(*session)
+    assert result.ret == 1
+    [line] = [line for line in result.stdout.lines if line.startswith("leakbench: --leak-baseline: ")]
+    assert "nothing paired: 1 base run not in head (renamed.test_loop)" in line and "--leak-allow-missing" in line
+    assert pytester.runpytest_subprocess(*session, "--leak-allow-missing").ret == 0
