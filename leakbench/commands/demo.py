@@ -13,7 +13,7 @@ import sys
 from leakbench.api import run
 from leakbench.options import BY_NAME, add_argument
 from leakbench.reporters import write_reports
-from leakbench.reporters.terminal import print_summary
+from leakbench.reporters.terminal import print_summary, rule, terminal_console
 from leakbench.running.config import RunConfig
 from leakbench.scenario.spec import load_scenario
 from leakbench.verdict.results import PLOT
@@ -26,14 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    console = Console()
+    console = terminal_console()
     scenario = load_scenario("demo")
     expected = {"demo-leaky": "leak", "demo-fixed": "pass"}
     seen = {}
     for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
-        console.rule(f"[bold]{name}[/]: {' '.join(['python -m leakbench.demo_agent', *extra])}")
+        rule(console, f"[bold]{name}[/]: {' '.join(['python -m leakbench.demo_agent', *extra])}")
         outcome = run(
             RunConfig(
                 scenario=scenario,
@@ -48,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
         console.print(f"plot: {outcome.run_dir / PLOT}")
         seen[name] = outcome.verdict
     ok = seen == expected
-    console.rule()
+    rule(console)
     console.print(
         "[bold green]demo: the leak was caught and the fix passed[/]"
         if ok

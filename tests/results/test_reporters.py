@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -87,6 +88,26 @@ def test_a_pytest_id_with_brackets_is_printed_not_taken_for_markup(tmp_path):
     console = Console(record=True, width=200)
     print_summary(leaky_summary(scenario={"name": "test_x[bold]", "hash": "h"}), tmp_path, console)
     assert "test_x[bold]" in console.export_text()
+
+
+
+def test_off_a_terminal_a_line_stays_one_line(tmp_path):
+    """A CI log is no terminal: rich wrapped the verdict and the paths in it at 80 columns."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / ("a-results-directory-whose-path-is-long-enough-to-pass-eighty-columns-" + "x" * 40)
+    run_dir.mkdir()
+    log = run_dir / "target.log"
+    reason = f"target exited with code 1 after its last iteration; its output is in {log}; memory alone: pass"
+    leaky_summary(verdict="error", rule=None, reason=reason, exit_code=3).save(run_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    proc = subprocess.run([sys.executable, "-m", "leakbench", "report", str(run_dir)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 3
+    assert lines[0] == f"ERROR: {reason}"
+    assert f"results             {run_dir}" in [line.rstrip() for line in lines]
 
 
 # -- the plot --------------------------------------------------------------------------------------
