@@ -139,8 +139,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "counters",
         counter_names,
-        "exact counters judged by their floor over the window, comma-separated, or 'none' "
-        "(process: fds,children,threads; Python, in-process or a process: blocks,gc_objects too)",
+        "exact counters judged by their floor over the window, comma-separated, or 'none'; by default all "
+        "the target records are judged: fds,children,threads for a process; blocks,gc_objects,fds,children,threads "
+        "for a Python process; blocks,gc_objects,fds,threads in-process",
         LENGTH,
         annotation="tuple[str, ...] | None",
         metavar="NAMES",

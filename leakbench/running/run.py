@@ -214,7 +214,9 @@ class Run:
         """The one way a run ends: judge, fold in the windows, write the summary. Idempotent.
 
         ``status`` None means "judge the samples"; ``error`` and ``interrupted``
-        keep the samples' numbers but not a verdict. ``completed``: iterations
+        keep the samples' numbers but not a verdict. An interrupted reason gets
+        the iterations done appended here, counted as the summary counts them:
+        a process target completes more boundaries while it is being stopped. ``completed``: iterations
         the target finished when more than were sampled (it exited right after
         its last unit, before a sample after it could be taken).
         """
@@ -241,6 +243,9 @@ class Run:
                     reason += f" (stopped early after {self.recorder.last_iteration} iterations)"
             elif status != "leak":
                 rule = None  # a counter firing on an errored run's partial samples is not why it failed
+            done = max(0, self.recorder.last_iteration, completed or 0)
+            if status == "interrupted":
+                reason = f"{reason} after {done} iterations"
             for window, _ in self._windows:
                 self.summary.update(**window.report(verdict, failed=verdict.leaked or self.guard_rss is not None))
             self._windows = []
@@ -250,7 +255,7 @@ class Run:
                 rule=rule,
                 reason=reason or "",
                 target_error=target_error,
-                iterations_done=max(0, self.recorder.last_iteration, completed or 0),
+                iterations_done=done,
                 samples=self.recorder.count,
                 duration_s=round(time.monotonic() - self.recorder.started, 3),
                 exit_code=EXIT_CODES[status] if exit_code is None else exit_code,
