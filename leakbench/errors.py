@@ -7,6 +7,9 @@ instead of a traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 EXIT_PASS = 0
 EXIT_LEAK = 1
 EXIT_USAGE = 2
@@ -32,3 +35,9 @@ class TargetError(LeakbenchError):
     """The target crashed, hung, never connected or exited early."""
 
     exit_code = EXIT_TARGET
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean --budget?)`` for a near miss of a known name, else empty: the fix, in the same line."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""

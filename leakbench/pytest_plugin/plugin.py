@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -37,6 +37,15 @@ from leakbench.pytest_plugin.summary import slim as _slim
 
 if TYPE_CHECKING:
     from leakbench.running.run import Run
+
+
+def _fail(err: LeakbenchError) -> NoReturn:
+    """The test fails with the error's one line.
+
+    ``pytest.fail`` inside an ``except`` keeps the caught error as its context,
+    and pytest printed both around "During handling of the above exception".
+    """
+    raise pytest.fail.Exception(f"leakbench: {err}", pytrace=False) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,7 +78,7 @@ class LeakFixture:
         try:
             self.marked = given_from_marker(request.node.get_closest_marker("leak"))
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
         self.session = session_given(request.config)
         self.outcome = None
         self.quiet: Callable[[], Any] = nullcontext  # an in-process mock (``leak_mock``), held still while counting
@@ -104,7 +113,7 @@ class LeakFixture:
             given = self._given(target_kind(command, target), call)
             return build_config(scenario, given, command=command, target=target, name=self._name(), progress=False)
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
 
     def _loop_scenario(self, iterations: int | None) -> Any:
         from leakbench.running.config import DEFAULT_ITERATIONS, LoopScenario
@@ -158,7 +167,7 @@ class LeakFixture:
             scenario = load_run_scenario(scenario, self._given(target_kind(command, target), call))
             outcome = run_scenario(self._config(scenario, command, target, call))
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
         self._judge(outcome, raise_on_leak=True)
         return outcome
 
@@ -269,7 +278,7 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     try:
         scenario = load_scenario(given.values.get("scenario", "tool-calls"), iterations=given.values.get("iterations"))
     except LeakbenchError as err:
-        pytest.fail(f"leakbench: {err}", pytrace=False)
+        _fail(err)
     transport = given.values.get("mock", "process")
     extra = ATTRIBUTION_ITERATIONS if given.values.get("tracemalloc", True) else 0  # see LeakFixture.iterations
     with (
