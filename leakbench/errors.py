@@ -16,6 +16,8 @@ EXIT_USAGE = 2
 EXIT_TARGET = 3
 EXIT_UNPAIRED = 4
 """``compare``: a base run has no head run to be compared with, so a regression could hide there."""
+EXIT_INCONCLUSIVE = 5
+"""A run too short to judge: nothing fired, and too few samples after the warm-up to fit a slope, so no pass."""
 EXIT_INTERRUPTED = 130
 
 

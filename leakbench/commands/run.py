@@ -18,7 +18,7 @@ from leakbench.running.signals import signals_as_interrupt
 EPILOG = f"""\
 {SIZE_HELP}.
 exit codes: 0 pass, 1 leak, 2 usage or configuration error, 3 target error
-(crashed, hung, never connected), 130 interrupted.
+(crashed, hung, never connected), 5 inconclusive (too short to judge), 130 interrupted.
 examples (the demo agent ships with leakbench; put your agent's command in its place):
   leakbench run demo -- python -m leakbench.demo_agent --leaky
   leakbench run tool-calls --iterations 300 --budget 50MB -- python -m leakbench.demo_agent

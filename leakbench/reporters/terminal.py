@@ -17,7 +17,13 @@ from rich.text import Text
 from leakbench.reporters.summary_text import SummaryText
 from leakbench.verdict.results import Summary
 
-STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "interrupted": "bold magenta"}
+STYLE = {
+    "pass": "bold green",
+    "leak": "bold red",
+    "error": "bold yellow",
+    "interrupted": "bold magenta",
+    "inconclusive": "bold yellow",
+}
 UNBOUNDED = 1 << 16
 """Columns off a terminal: as many as a line needs."""
 RULE_WIDTH = 80

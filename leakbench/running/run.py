@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from leakbench import __version__
-from leakbench.errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET
+from leakbench.errors import EXIT_INCONCLUSIVE, EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET
 from leakbench.probes.base import AttributionPass, Probe, Window
 from leakbench.reporters.redact import redact_file, redact_value
 from leakbench.running.config import RunConfig
@@ -37,7 +37,13 @@ from leakbench.verdict.results import TARGET_LOG, RunDir, Summary, environment, 
 ATTRIBUTION_ITERATIONS = 10
 """Iterations run again after a failed verdict, under the probe's attribution pass (tracemalloc in-process)."""
 
-EXIT_CODES = {"pass": EXIT_PASS, "leak": EXIT_LEAK, "error": EXIT_TARGET, "interrupted": EXIT_INTERRUPTED}
+EXIT_CODES = {
+    "pass": EXIT_PASS,
+    "leak": EXIT_LEAK,
+    "error": EXIT_TARGET,
+    "interrupted": EXIT_INTERRUPTED,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
 
 
 @dataclass
@@ -238,6 +244,9 @@ class Run:
             elif status is None:
                 status = "leak" if verdict.leaked else "pass"
                 reason = verdict.reason
+                if status == "pass" and verdict.growth_per_iteration is None:  # judged nothing: no pass
+                    judged = int((self.recorder.iterations >= self.thresholds.warmup).sum())
+                    status, reason = "inconclusive", self.config.too_short(judged)
                 if self.recorder.stop_rule and verdict.leaked:
                     self.summary.stopped_early_at = self.recorder.last_iteration
                     reason += f" (stopped early after {self.recorder.last_iteration} iterations)"

@@ -214,3 +214,10 @@ def test_leak_results_outside_the_project_keeps_its_rootdir_config_and_names(pyt
     [run_dir] = outside.iterdir()
     assert run_dir.name == "test_loop.py.test_loop"
     assert json.loads((run_dir / "summary.json").read_text())["iterations"] == 25
+
+
+def test_a_leak_test_too_short_to_judge_fails_saying_how_many_iterations_it_needs(pytester):
+    pytester.makepyfile(test_short="def test_short(leak):\n    for i in leak.iterations(3):\n        pass\n")
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*leakbench: INCONCLUSIVE", "*too short to judge: *run at least 13 iterations"])

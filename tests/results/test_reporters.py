@@ -113,6 +113,28 @@ def test_off_a_terminal_a_line_stays_one_line(tmp_path):
 # -- the plot --------------------------------------------------------------------------------------
 
 
+def test_the_caption_stays_on_the_image_and_no_legend_covers_a_line(run_dir):
+    """memory.png's caption ran off its right edge, and its legend sat on the data in the upper left."""
+    import matplotlib.pyplot as plt
+
+    reason = "; ".join(f"counter_{k} +20.00/iteration over 49 iterations, still rising (floor rose in 5 of 5)" for k in range(5))
+    fig = plot.memory_figure(run_dir, leaky_summary(reason=reason))
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        image = fig.bbox
+        [caption] = fig.texts
+        box = caption.get_window_extent(renderer)
+        assert image.x0 <= box.x0 and box.x1 <= image.x1 and image.y0 <= box.y0
+        assert caption.get_text().replace("\n", " ") == reason  # wrapped, not cut
+        for ax in fig.axes:
+            legend = ax.get_legend().get_window_extent(renderer)
+            assert legend.x0 >= ax.get_window_extent(renderer).x1 and legend.x1 <= image.x1
+            assert not box.overlaps(ax.get_window_extent(renderer))
+    finally:
+        plt.close(fig)
+
+
 def test_reports_draw_the_plot_from_the_given_summary_and_the_probe_it_records(run_dir, monkeypatch):
     drawn: list[list[str]] = []
     draw_counters = plot._draw_counters
