@@ -19,6 +19,14 @@ EXIT_UNPAIRED = 4
 EXIT_INCONCLUSIVE = 5
 """A run too short to judge: nothing fired, and too few samples after the warm-up to fit a slope, so no pass."""
 EXIT_INTERRUPTED = 130
+EXIT_CODES = {
+    "pass": EXIT_PASS,
+    "leak": EXIT_LEAK,
+    "error": EXIT_TARGET,
+    "interrupted": EXIT_INTERRUPTED,
+    "inconclusive": EXIT_INCONCLUSIVE,
+}
+"""A run's exit code by its summary's verdict."""
 
 
 class LeakbenchError(Exception):

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from leakbench import __version__
-from leakbench.errors import EXIT_INCONCLUSIVE, EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET
+from leakbench.errors import EXIT_CODES
 from leakbench.probes.base import AttributionPass, Probe, Window
 from leakbench.reporters.redact import redact_file, redact_value
 from leakbench.running.config import RunConfig
@@ -36,14 +36,6 @@ from leakbench.verdict.results import TARGET_LOG, RunDir, Summary, environment, 
 
 ATTRIBUTION_ITERATIONS = 10
 """Iterations run again after a failed verdict, under the probe's attribution pass (tracemalloc in-process)."""
-
-EXIT_CODES = {
-    "pass": EXIT_PASS,
-    "leak": EXIT_LEAK,
-    "error": EXIT_TARGET,
-    "interrupted": EXIT_INTERRUPTED,
-    "inconclusive": EXIT_INCONCLUSIVE,
-}
 
 
 @dataclass
@@ -220,11 +212,11 @@ class Run:
         """The one way a run ends: judge, fold in the windows, write the summary. Idempotent.
 
         ``status`` None means "judge the samples"; ``error`` and ``interrupted``
-        keep the samples' numbers but not a verdict. An interrupted reason gets
-        the iterations done appended here, counted as the summary counts them:
-        a process target completes more boundaries while it is being stopped. ``completed``: iterations
+        keep the samples' numbers but not a verdict. ``completed``: iterations
         the target finished when more than were sampled (it exited right after
-        its last unit, before a sample after it could be taken).
+        its last unit, before a sample after it could be taken). An interrupted
+        reason gets its iterations here, as the summary counts them: a process
+        target completes a boundary or two more while it is being stopped.
         """
         with self._finish_lock:
             if self._outcome is not None:
