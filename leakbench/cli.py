@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import NoReturn
 
 from leakbench import __version__
-from leakbench.errors import EXIT_USAGE, LeakbenchError, did_you_mean
+from leakbench.errors import EXIT_INTERRUPTED, EXIT_USAGE, LeakbenchError, did_you_mean
 
 COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
 
@@ -80,16 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1 :]
-    args = parse(build_parser(), _negative_values(argv))
-    args.target_command = command
     try:
+        args = parse(build_parser(), _negative_values(argv))  # imports the run stack: Ctrl-C may land here too
+        args.target_command = command
         return int(args.main(args) or 0)
     except LeakbenchError as err:
         print(f"leakbench: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("leakbench: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -182,3 +182,15 @@ def test_a_signal_after_the_verdict_keeps_the_verdicts_exit_code(tmp_path, sig):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["verdict"] == "pass" and proc.returncode == summary["exit_code"] == 0, out + err
     assert out.startswith("PASS") and "Traceback" not in err
+
+
+def test_ctrl_c_while_leakbench_starts_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """The commands import the run stack (scipy, matplotlib) for seconds: a Ctrl-C then printed a traceback."""
+    from leakbench import cli
+
+    def interrupted_import():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted_import)
+    assert cli.main(["run", "tool-calls", "--", "true"]) == 130
+    assert capsys.readouterr().err == "leakbench: interrupted\n"
