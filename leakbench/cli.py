@@ -10,9 +10,11 @@ import argparse
 import importlib
 import re
 import sys
+from collections.abc import Mapping
+from typing import NoReturn
 
 from leakbench import __version__
-from leakbench.errors import EXIT_USAGE, LeakbenchError
+from leakbench.errors import EXIT_INTERRUPTED, EXIT_USAGE, LeakbenchError, did_you_mean
 
 COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
 
@@ -20,7 +22,10 @@ COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line, not the whole usage block."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    commands: Mapping[str, argparse.ArgumentParser]
+    """The subcommands' parsers, by name: an unknown flag is matched against its command's."""
+
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"leakbench: {message} (see `{self.prog} --help`)\n")
 
 
@@ -31,7 +36,27 @@ def build_parser() -> Parser:
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
         module.add_parser(sub)
+    parser.commands = sub.choices
     return parser
+
+
+def parse(parser: Parser, argv: list[str]) -> argparse.Namespace:
+    """argparse's parse, with the fix in the error: a near flag for a typo, ``--`` for a command given without it.
+
+    argparse (3.11) only says "unrecognized arguments: --budjet 5MB".
+    """
+    args, unknown = parser.parse_known_args(argv)
+    if not unknown:
+        return args
+    command = parser.commands[args.command]
+    flags = [flag for action in command._actions for flag in action.option_strings]
+    message = f"unrecognized arguments: {' '.join(unknown)}"
+    first = unknown[0]
+    if args.command == "run" and not first.startswith("-"):
+        message += f"; the target's command goes after `--`: leakbench run {args.scenario} -- {' '.join(unknown)}"
+    elif first.startswith("--"):
+        message += did_you_mean(first.split("=", 1)[0], flags)
+    command.error(message)
 
 
 def _negative_values(argv: list[str]) -> list[str]:
@@ -55,16 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, command = argv[:cut], argv[cut + 1 :]
-    args = build_parser().parse_args(_negative_values(argv))
-    args.target_command = command
     try:
+        args = parse(build_parser(), _negative_values(argv))  # imports the run stack: Ctrl-C may land here too
+        args.target_command = command
         return int(args.main(args) or 0)
     except LeakbenchError as err:
         print(f"leakbench: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("leakbench: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

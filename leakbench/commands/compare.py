@@ -1,27 +1,30 @@
 """``leakbench compare BASE_DIR HEAD_DIR``: did any run's growth regress between two commits?
 
 Made for CI: the table goes to stdout and, under GitHub Actions, into the job
-summary; the exit code (1 on any regression) fails the check.
+summary; the exit code fails the check: 1 on any regression, 4 when a base run
+has no head run to be compared with (a regression could hide there).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from leakbench.commands import size
-from leakbench.errors import EXIT_LEAK, EXIT_PASS
+from leakbench.errors import EXIT_LEAK, EXIT_PASS, EXIT_UNPAIRED
 from leakbench.reporters.markdown import compare_markdown
 from leakbench.units import SIZE_HELP
-from leakbench.verdict.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees
+from leakbench.verdict.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees, unpaired
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "compare",
         help="compare two results trees run by run (e.g. main's and a pull request's)",
-        description="Pairs runs by directory name; exit 1 when any run regressed.",
+        description="Pairs runs by directory name; exit 1 when any run regressed, "
+        "4 when a base run has no head run to pair with (or neither side has runs).",
     )
     p.add_argument("base_dir", type=Path, help="results root of the base commit")
     p.add_argument("head_dir", type=Path, help="results root of the head commit")
@@ -38,6 +41,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=MIN_DELTA,
         help=f"smallest rise in growth per iteration that counts (default {MIN_DELTA} bytes); {SIZE_HELP}",
     )
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a base run that head lacks (a removed test) does not fail the comparison; "
+        "runs only in head (new tests) never do",
+    )
     p.set_defaults(main=main)
     return p
 
@@ -46,8 +55,13 @@ def main(args: argparse.Namespace) -> int:
     comparisons = compare_trees(args.base_dir, args.head_dir, factor=args.factor, min_delta=args.min_delta)
     table = compare_markdown(comparisons)
     print(table)
+    why = None if args.allow_missing else unpaired(comparisons, "--allow-missing")
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(table + "\n")
-    return EXIT_LEAK if any(c.word == REGRESSED for c in comparisons) else EXIT_PASS
+            handle.write(table + (f"\n**not compared**: {why}\n" if why else "") + "\n")
+    if why:
+        print(f"leakbench: {why}", file=sys.stderr)
+    if any(c.word == REGRESSED for c in comparisons):
+        return EXIT_LEAK
+    return EXIT_UNPAIRED if why else EXIT_PASS

@@ -13,8 +13,9 @@ import sys
 from leakbench.api import run
 from leakbench.options import BY_NAME, add_argument
 from leakbench.reporters import write_reports
-from leakbench.reporters.terminal import print_summary
+from leakbench.reporters.terminal import print_summary, rule, terminal_console
 from leakbench.running.config import RunConfig
+from leakbench.running.signals import signals_as_interrupt
 from leakbench.scenario.spec import load_scenario
 from leakbench.verdict.results import PLOT
 
@@ -26,29 +27,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
-    console = Console()
+    console = terminal_console()
     scenario = load_scenario("demo")
     expected = {"demo-leaky": "leak", "demo-fixed": "pass"}
     seen = {}
-    for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
-        console.rule(f"[bold]{name}[/]: {' '.join(['python -m leakbench.demo_agent', *extra])}")
-        outcome = run(
-            RunConfig(
-                scenario=scenario,
-                name=name,
-                results=getattr(args, "results", BY_NAME["results"].default),
-                progress=True,
-                command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
+    with signals_as_interrupt():  # as in ``run``: a signal between two runs interrupts the next one at its start
+        for name, extra in (("demo-leaky", ["--leaky"]), ("demo-fixed", [])):
+            rule(console, f"[bold]{name}[/]: {' '.join(['python -m leakbench.demo_agent', *extra])}")
+            outcome = run(
+                RunConfig(
+                    scenario=scenario,
+                    name=name,
+                    results=getattr(args, "results", BY_NAME["results"].default),
+                    progress=True,
+                    command=[sys.executable, "-m", "leakbench.demo_agent", *extra],
+                )
             )
-        )
-        write_reports(outcome.run_dir, outcome.summary)
-        print_summary(outcome.summary, outcome.run_dir, console)
-        console.print(f"plot: {outcome.run_dir / PLOT}")
-        seen[name] = outcome.verdict
+            write_reports(outcome.run_dir, outcome.summary)
+            print_summary(outcome.summary, outcome.run_dir, console)
+            console.print(f"plot: {outcome.run_dir / PLOT}")
+            if outcome.verdict == "interrupted":
+                return outcome.exit_code
+            seen[name] = outcome.verdict
     ok = seen == expected
-    console.rule()
+    rule(console)
     console.print(
         "[bold green]demo: the leak was caught and the fix passed[/]"
         if ok

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -21,6 +20,7 @@ from leakbench.errors import EXIT_LEAK, EXIT_PASS, UsageError
 from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, totals_text
 from leakbench.reporters.html import diff_html
 from leakbench.reporters.markdown import diff_markdown
+from leakbench.reporters.terminal import terminal_console
 from leakbench.units import SIZE_HELP, format_size
 from leakbench.verdict.comparison import Diff, diff_allocations
 from leakbench.verdict.results import DIFF_HTML, DIFF_MARKDOWN, SUMMARY, Summary
@@ -94,7 +94,7 @@ RICH = Markup(code=escape, text=escape, strong=lambda text: f"[bold]{text}[/]")
 
 
 def _print(diff: Diff, top: int, depth: int) -> None:
-    console = Console(highlight=False)
+    console = terminal_console(highlight=False)
     console.print(f"left behind per iteration: {totals_text(diff, RICH)}")
     for title, changes, style in (("grown", diff.grown, "red"), ("shrunk", diff.shrunk, "green")):
         if not changes:

@@ -13,11 +13,12 @@ from leakbench.errors import UsageError
 from leakbench.options import add_arguments, given_from_args
 from leakbench.reporters import write_reports
 from leakbench.reporters.terminal import print_summary
+from leakbench.running.signals import signals_as_interrupt
 
 EPILOG = f"""\
 {SIZE_HELP}.
 exit codes: 0 pass, 1 leak, 2 usage or configuration error, 3 target error
-(crashed, hung, never connected), 130 interrupted.
+(crashed, hung, never connected), 5 inconclusive (too short to judge), 130 interrupted.
 examples (the demo agent ships with leakbench; put your agent's command in its place):
   leakbench run demo -- python -m leakbench.demo_agent --leaky
   leakbench run tool-calls --iterations 300 --budget 50MB -- python -m leakbench.demo_agent
@@ -63,12 +64,15 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--json {args.json}: directory {args.json.parent} does not exist")
     if config.memray:
         import_memray()  # not installed: one line, exit 2, before anything starts
-    outcome = run(config)
-    write_reports(outcome.run_dir, outcome.summary)
-    if args.json:
-        try:
-            args.json.write_text(json.dumps(outcome.summary.to_dict(), indent=2, default=str) + "\n")
-        except OSError as err:
-            raise UsageError(f"--json {args.json}: cannot write: {err.strerror}") from None
-    print_summary(outcome.summary, outcome.run_dir)
+    # One handler from before the run to the last line printed: a signal once the verdict is written is
+    # remembered, not raised, so the exit code is the verdict's (SIGTERM there used to end the process with 143).
+    with signals_as_interrupt():
+        outcome = run(config)
+        write_reports(outcome.run_dir, outcome.summary)
+        if args.json:
+            try:
+                args.json.write_text(json.dumps(outcome.summary.to_dict(), indent=2, default=str) + "\n")
+            except OSError as err:
+                raise UsageError(f"--json {args.json}: cannot write: {err.strerror}") from None
+        print_summary(outcome.summary, outcome.run_dir)
     return outcome.exit_code

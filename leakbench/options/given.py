@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from leakbench.errors import UsageError
+from leakbench.errors import UsageError, did_you_mean
 from leakbench.options.table import BY_NAME, CONFIG_OPTIONS, OPTIONS, Option
 
 # -- where a value came from ------------------------------------------------------------------
@@ -103,7 +103,8 @@ def given_from_keywords(
     unknown = sorted(set(keywords) - set(known))
     if unknown:
         label = "@pytest.mark.leak" if style == "marker" else where
-        raise UsageError(f"{label}: unknown argument(s) {unknown}; expected some of {sorted(known)}")
+        hint = did_you_mean(unknown[0], known)
+        raise UsageError(f"{label}: unknown argument(s) {unknown}{hint}; expected some of {sorted(known)}")
     given = Given()
     for name, raw in keywords.items():
         if raw is not None:

@@ -139,8 +139,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "counters",
         counter_names,
-        "exact counters judged by their floor over the window, comma-separated, or 'none' "
-        "(process: fds,children,threads; Python, in-process or a process: blocks,gc_objects too)",
+        "exact counters judged by their floor over the window, comma-separated, or 'none'; by default all "
+        "the target records are judged: fds,children,threads for a process; blocks,gc_objects,fds,children,threads "
+        "for a Python process; blocks,gc_objects,fds,threads in-process",
         LENGTH,
         annotation="tuple[str, ...] | None",
         metavar="NAMES",
@@ -286,6 +287,21 @@ OPTIONS: tuple[Option, ...] = (
         IN_PROCESS,
         annotation="Path | None",
         metavar="DIR",
+        marker=False,
+        cli=False,
+        session=True,
+    ),
+    Option(
+        "allow_missing",
+        switch,
+        "with a baseline: a baseline run this session did not write (a removed test) does not fail the "
+        "session; without it, it does, as a regression could hide there",
+        OUTPUT,
+        IN_PROCESS,
+        default=False,
+        annotation="bool",
+        ini_type=bool,
+        is_switch=True,
         marker=False,
         cli=False,
         session=True,

@@ -16,7 +16,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -31,6 +31,7 @@ from leakbench.pytest_plugin.marks import (
     marker_help,
     session_given,
 )
+from leakbench.pytest_plugin.rootdir import mend_setup
 from leakbench.pytest_plugin.summary import PROPERTY, LeakReporter, failure_message
 from leakbench.pytest_plugin.summary import slim as _slim
 
@@ -38,8 +39,22 @@ if TYPE_CHECKING:
     from leakbench.running.run import Run
 
 
+def _fail(err: LeakbenchError) -> NoReturn:
+    """The test fails with the error's one line.
+
+    ``pytest.fail`` inside an ``except`` keeps the caught error as its context,
+    and pytest printed both around "During handling of the above exception".
+    """
+    raise pytest.fail.Exception(f"leakbench: {err}", pytrace=False) from None
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
+    mend_setup(early_config, args)  # before the first conftest: ``--leak-results /abs/dir`` is no test path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,7 +78,7 @@ class LeakFixture:
         try:
             self.marked = given_from_marker(request.node.get_closest_marker("leak"))
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
         self.session = session_given(request.config)
         self.home = Path.cwd()
         """Where the test started: a relative results root is this directory's, whatever the test's cwd is now."""
@@ -100,7 +115,7 @@ class LeakFixture:
             given = self._given(target_kind(command, target), call)
             config = build_config(scenario, given, command=command, target=target, name=self._name(), progress=False)
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
         config.results = self.home / config.results  # an absolute root stays as it is
         return config
 
@@ -156,7 +171,7 @@ class LeakFixture:
             scenario = load_run_scenario(scenario, self._given(target_kind(command, target), call))
             outcome = run_scenario(self._config(scenario, command, target, call))
         except LeakbenchError as err:
-            pytest.fail(f"leakbench: {err}", pytrace=False)
+            _fail(err)
         self._judge(outcome, raise_on_leak=True)
         return outcome
 
@@ -302,7 +317,7 @@ def leak_mock(leak: LeakFixture) -> Iterator[LeakMock]:
     try:
         scenario = load_scenario(given.values.get("scenario", "tool-calls"), iterations=given.values.get("iterations"))
     except LeakbenchError as err:
-        pytest.fail(f"leakbench: {err}", pytrace=False)
+        _fail(err)
     transport = given.values.get("mock", "process")
     extra = ATTRIBUTION_ITERATIONS if given.values.get("tracemalloc", True) else 0  # see LeakFixture.iterations
     home = os.getcwd()

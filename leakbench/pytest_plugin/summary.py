@@ -80,7 +80,7 @@ class LeakReporter:
         # Here, not at the top: every pytest session of a project with leakbench installed loads this
         # plugin, and comparing loads scipy (~1 s); only a session given a baseline pays for it.
         from leakbench.reporters.markdown import compare_markdown
-        from leakbench.verdict.comparison import REGRESSED, compare_trees
+        from leakbench.verdict.comparison import REGRESSED, compare_trees, unpaired
 
         head = given.get("results", BY_NAME["results"].default)
         try:
@@ -89,8 +89,11 @@ class LeakReporter:
             self.comparison = f"leakbench: --leak-baseline: {err}"
             return
         self.comparison = compare_markdown(comparisons)
-        if any(c.word == REGRESSED for c in comparisons) and session.exitstatus == 0:
-            session.exitstatus = 1
+        why = None if given.get("allow_missing") else unpaired(comparisons, "--leak-allow-missing")
+        if why:
+            self.comparison += f"\nleakbench: --leak-baseline: {why}"
+        if (why or any(c.word == REGRESSED for c in comparisons)) and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         tr = terminalreporter

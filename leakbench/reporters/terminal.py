@@ -10,13 +10,42 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
 from leakbench.reporters.summary_text import SummaryText
 from leakbench.verdict.results import Summary
 
-STYLE = {"pass": "bold green", "leak": "bold red", "error": "bold yellow", "interrupted": "bold magenta"}
+STYLE = {
+    "pass": "bold green",
+    "leak": "bold red",
+    "error": "bold yellow",
+    "interrupted": "bold magenta",
+    "inconclusive": "bold yellow",
+}
+UNBOUNDED = 1 << 16
+"""Columns off a terminal: as many as a line needs."""
+RULE_WIDTH = 80
+
+
+def terminal_console(stderr: bool = False, **kwargs: Any) -> Console:
+    """Rich's console, which wraps lines only on a terminal.
+
+    Off a terminal (a CI log, a pipe) rich assumes 80 columns and hard-wraps
+    at them: a verdict meant as one line came out as five, and a results or
+    ``target.log`` path copied from a log was cut in two. There a line, and
+    a table's row, stays one line.
+    """
+    console = Console(stderr=stderr, **kwargs)
+    if not console.is_terminal:
+        console.width = UNBOUNDED
+    return console
+
+
+def rule(console: Console, title: str = "") -> None:
+    """A horizontal rule: the terminal's width, or 80 columns off a terminal, where the console has no width."""
+    console.print(Rule(title), width=None if console.is_terminal else RULE_WIDTH)
 
 
 class _Remaining(ProgressColumn):
@@ -51,7 +80,7 @@ class RunProgress:
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 _Remaining(),
-                console=Console(stderr=True),
+                console=terminal_console(stderr=True),
                 transient=True,
                 speed_estimate_period=0,  # rich keeps then one speed sample, replaced at each update
             )
@@ -87,14 +116,20 @@ def _line(name: str, done: int, total: int, elapsed: float) -> str:
 
 
 def print_summary(summary: Summary, run_dir: Any, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or terminal_console()
     text = SummaryText(summary)
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="dim", no_wrap=True)
-    table.add_column(overflow="fold")  # a results path is copied from CI logs: never cut it
-    for name, value in text.rows(run_dir):
-        table.add_row(name, escape(value))  # a pytest id's [param] is not markup
     console.print(f"[{STYLE.get(text.summary.verdict, 'bold')}]{escape(text.verdict_line())}[/]", highlight=False)
-    console.print(table)
+    rows = text.rows(run_dir)
+    if console.is_terminal:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        table.add_column(style="dim", no_wrap=True)
+        table.add_column(overflow="fold")  # a results path is copied from the terminal: never cut it
+        for name, value in rows:
+            table.add_row(name, escape(value))  # a pytest id's [param] is not markup
+        console.print(table)
+    else:  # a table's cells are padded to its widest row: a log gets the rows bare
+        width = max(len(name) for name, _ in rows) + 2
+        for name, value in rows:
+            console.print(f"{name:<{width}}{value}", highlight=False, markup=False)
     for line in text.details():
         console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -70,9 +70,7 @@ def run_callable(config: RunConfig, signals: Signals, progress: Progress | None 
                 with signals.shielded():
                     if not measured:
                         return run.end_attribution(f"attribution stopped: interrupted by {name}")
-                    return run.finish(
-                        "interrupted", f"interrupted by {name} after {max(0, run.recorder.last_iteration)} iterations"
-                    )
+                    return run.finish("interrupted", f"interrupted by {name}")
             except Exception as err:  # the target's own failure: exit 3 with what was measured
                 reason = f"target raised {type(err).__name__}: {err} at iteration {ctx.iteration}"
                 if not measured:

@@ -21,7 +21,7 @@ from leakbench.probes.spec import ProbeSpec
 from leakbench.probes.watcher import default_rss_limit
 from leakbench.running.driver import check_model, driver_names
 from leakbench.units import parse_size
-from leakbench.verdict.analysis import Thresholds, default_warmup
+from leakbench.verdict.analysis import MIN_FIT_POINTS, Thresholds, default_warmup
 
 DEFAULT_BUDGET = parse_size("50MB")
 DEFAULT_ITERATIONS = 200
@@ -181,6 +181,23 @@ class RunConfig:
             self.rss_limit is not None and self.rss_limit <= 0
         ):  # 0 would read as "no guard", the opposite of what was asked
             raise UsageError(f"{self.show('rss_limit')}: expected a size above 0, e.g. 2GB")
+
+    def too_short(self, samples: int) -> str:
+        """Why a run judged nothing, and the fewest iterations that would be judged.
+
+        A warm-up given (or the scenario's) is kept as it is; the default one
+        grows with the run, so the count is searched for.
+        """
+        warmup = self._warmup()
+        fixed = self.warmup if self.warmup is not None else self.scenario.warmup
+        needed = warmup + MIN_FIT_POINTS - 1
+        while fixed is None and needed - default_warmup(needed) + 1 < MIN_FIT_POINTS:
+            needed += 1
+        with_warmup = f" with a warm-up of {warmup}" if fixed is not None else ""
+        return (
+            f"too short to judge: {samples} samples after a warm-up of {warmup}, and the slope needs "
+            f"{MIN_FIT_POINTS}: run at least {needed} iterations{with_warmup}"
+        )
 
     def _warmup(self) -> int:
         iterations = self.scenario.iterations

@@ -70,10 +70,7 @@ def run_process(config: RunConfig, signals: Signals, progress: Progress | None =
                 with signals.armed():
                     _launch_and_wait(run, probe, pacer, capture, stack, signals, ending)
             except Interrupted as why:
-                status, reason = (
-                    "interrupted",
-                    f"interrupted by {why} after {max(0, run.recorder.last_iteration)} iterations",
-                )
+                status, reason = "interrupted", f"interrupted by {why}"  # finish() counts the iterations
             except TargetError as err:
                 status, reason = "error", str(err)
     except LeakbenchError as err:  # the user's to fix (bad command, mock cannot start): recorded, then one line

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from leakbench import __version__
-from leakbench.errors import EXIT_INTERRUPTED, EXIT_LEAK, EXIT_PASS, EXIT_TARGET
+from leakbench.errors import EXIT_CODES
 from leakbench.probes.base import AttributionPass, Probe, Window
 from leakbench.reporters.redact import redact_file, redact_value
 from leakbench.running.config import RunConfig
@@ -34,8 +34,6 @@ from leakbench.verdict.results import TARGET_LOG, RunDir, Summary, environment, 
 
 ATTRIBUTION_ITERATIONS = 10
 """Iterations run again after a failed verdict, under the probe's attribution pass (tracemalloc in-process)."""
-
-EXIT_CODES = {"pass": EXIT_PASS, "leak": EXIT_LEAK, "error": EXIT_TARGET, "interrupted": EXIT_INTERRUPTED}
 
 
 @dataclass
@@ -215,7 +213,9 @@ class Run:
         ``status`` None means "judge the samples"; ``error`` and ``interrupted``
         keep the samples' numbers but not a verdict. ``completed``: iterations
         the target finished when more than were sampled (it exited right after
-        its last unit, before a sample after it could be taken).
+        its last unit, before a sample after it could be taken). An interrupted
+        reason gets its iterations here, as the summary counts them: a process
+        target completes a boundary or two more while it is being stopped.
         """
         with self._finish_lock:
             if self._outcome is not None:
@@ -235,11 +235,17 @@ class Run:
             elif status is None:
                 status = "leak" if verdict.leaked else "pass"
                 reason = verdict.reason
+                if status == "pass" and verdict.growth_per_iteration is None:  # judged nothing: no pass
+                    judged = int((self.recorder.iterations >= self.thresholds.warmup).sum())
+                    status, reason = "inconclusive", self.config.too_short(judged)
                 if self.recorder.stop_rule and verdict.leaked:
                     self.summary.stopped_early_at = self.recorder.last_iteration
                     reason += f" (stopped early after {self.recorder.last_iteration} iterations)"
             elif status != "leak":
                 rule = None  # a counter firing on an errored run's partial samples is not why it failed
+            done = max(0, self.recorder.last_iteration, completed or 0)
+            if status == "interrupted":
+                reason = f"{reason} after {done} iterations"
             for window, _ in self._windows:
                 self.summary.update(**window.report(verdict, failed=verdict.leaked or self.guard_rss is not None))
             self._windows = []
@@ -249,7 +255,7 @@ class Run:
                 rule=rule,
                 reason=reason or "",
                 target_error=target_error,
-                iterations_done=max(0, self.recorder.last_iteration, completed or 0),
+                iterations_done=done,
                 samples=self.recorder.count,
                 duration_s=round(time.monotonic() - self.recorder.started, 3),
                 exit_code=EXIT_CODES[status] if exit_code is None else exit_code,

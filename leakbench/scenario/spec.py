@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from leakbench.errors import UsageError
+from leakbench.errors import UsageError, did_you_mean
 from leakbench.mock import protocols
 from leakbench.mock.protocol import (
     ARGUMENT_DELTAS,
@@ -370,7 +370,9 @@ _EXPECTED = {
 
 
 def _one_line(err: ValidationError) -> str:
-    first = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    # An unknown key first: ``iteration = 50`` also leaves ``iterations`` missing, and the typo is the fix.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     key = ".".join(str(part) for part in first["loc"])
     kind, ctx, value = first["type"], first.get("ctx", {}), first.get("input")
     if kind == "value_error":
@@ -385,6 +387,22 @@ def _one_line(err: ValidationError) -> str:
         what = f"expected one of {ctx.get('expected')}"
     else:
         what = _EXPECTED.get(kind, first["msg"])
-    if kind in ("extra_forbidden", "missing"):
+    if kind == "extra_forbidden":
+        return f"{key}: {what}{did_you_mean(str(first['loc'][-1]), _keys_at(first['loc']))}"
+    if kind == "missing":
         return f"{key}: {what}"
     return f"{key}: {what}, got {value!r}"
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section holding ``loc`` takes: ``("serve", "sizee")`` -> Serve's fields."""
+    model: Any = Scenario
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        model = next(
+            (t for t in (annotation, *get_args(annotation)) if isinstance(t, type) and issubclass(t, BaseModel)), None
+        )
+        if model is None:
+            return []
+    return [name for name, field in model.model_fields.items() if not field.exclude]

@@ -7,7 +7,9 @@ compare. ``compare_trees`` pairs two results trees run by run.
 When a run counts as regressed (the asv approach: statistically different
 *and* by a factor, so neither noise nor a tiny real change fails a build):
 
-1. ``missing``: the run exists on one side only.
+1. ``missing``: the run exists on one side only. A base run that head lacks
+   fails the comparison (``unpaired``): its growth was not compared, and
+   results roots that do not line up would otherwise pass every regression.
 2. ``not comparable``: the scenario hash or the measured metric differs, or a
    side has no growth figure (error, interrupted): numbers of different
    experiments say nothing about the code.
@@ -204,6 +206,29 @@ def compare_trees(
         for name in base_runs.keys() | head_runs.keys()
     ]
     return sorted(comparisons, key=lambda c: (WORDS.index(c.word), c.name))
+
+
+def unpaired(comparisons: list[Comparison], allow: str) -> str | None:
+    """Why these comparisons cannot vouch for head (one line), or None when they can.
+
+    A run only in base is one head did not measure (results roots that do not
+    line up, a renamed or crashed test): a regression could hide there. A run
+    only in head is a new test with nothing to regress from; its own verdict
+    judges it, so a pull request that adds a leak test compares cleanly.
+    """
+    if not comparisons:
+        return "no runs on either side: nothing was compared"
+    lost = [c.name for c in comparisons if c.word == MISSING and c.head is None]
+    if not lost:
+        return None
+    names = ", ".join(lost[:3]) + (f" and {len(lost) - 3} more" if len(lost) > 3 else "")
+    paired = sum(c.base is not None and c.head is not None for c in comparisons)
+    what = "nothing paired: " if not paired else ""
+    return (
+        f"{what}{len(lost)} base run{'s' if len(lost) > 1 else ''} not in head ({names}), so not compared: "
+        "check that both sides wrote to the results roots given, under the same names (a pytest test id "
+        f"changes with its rootdir), or pass {allow} if they were removed"
+    )
 
 
 def compare_run(

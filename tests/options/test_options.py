@@ -7,6 +7,7 @@ argparse parser and ``config_from_args``, pytest's configured ``Config`` (via
 
 import dataclasses
 import json
+import re
 import shlex
 import sys
 from importlib.util import find_spec
@@ -106,6 +107,25 @@ def test_run_help_lists_every_option(capsys):
     shown = capsys.readouterr().out
     assert [option.flag for option in OPTIONS if option.cli and option.flag not in shown] == []
     assert "--scenario" not in shown  # the scenario is run's argument; the option is pytest's (leak_mock)
+
+
+def test_run_help_says_which_counters_are_judged_by_default(capsys):
+    """The help once said blocks were judged on request; every probe judges all it records, blocks included."""
+    from leakbench.probes.inprocess import InProcessProbe
+    from leakbench.probes.process import ProcessProbe
+    from leakbench.probes.python import PythonProbe
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--help"])
+    shown = " ".join(re.sub(r"-\n\s+", "-", capsys.readouterr().out).split())  # argparse breaks after a hyphen
+    assert "on request" not in shown and "by default all the target records are judged" in shown
+    for probe, target in (
+        (ProcessProbe, "a process"),
+        (PythonProbe, "a Python process"),
+        (InProcessProbe, "in-process"),
+    ):
+        assert not probe.spec.on_request
+        assert f"{','.join(probe.spec.counters)} {'' if target == 'in-process' else 'for '}{target}" in shown
 
 
 def test_pytest_exposes_every_in_process_option_with_typed_ini_keys(pytester):

@@ -143,7 +143,9 @@ def test_x(leak):
         pass
 """)
     result = run(pytester)
-    assert "unknown argument" in result.stdout.str() + result.stderr.str()
+    out = result.stdout.str() + result.stderr.str()
+    assert out.count("unknown argument(s) ['budgett'] (did you mean budget?)") == 1  # it was printed twice
+    assert "During handling" not in out and "Traceback" not in out
 
 
 def test_leak_run_drives_a_process_target_from_a_test(pytester):
@@ -191,3 +193,31 @@ def test_every_in_process_option_is_an_ini_key(pytester):
     summary = json.loads(next((pytester.path / "res").glob("*test_loop*")).joinpath("summary.json").read_text())
     assert summary["metric"] == "blocks" and summary["warmup"] == 5
     assert set(summary["counters"]) == {"fds", "threads"}
+
+
+@pytest.mark.parametrize("form", ["space", "equals"])
+def test_leak_results_outside_the_project_keeps_its_rootdir_config_and_names(pytester, tmp_path_factory, form):
+    """``--leak-results /abs/dir`` (as the README and the CI workflow write it) is an option's value, not a test path.
+
+    pytest finds its rootdir and ini file before plugins' options are known
+    (pytest-dev/pytest#8846): a directory given after an unknown option was
+    taken as a path to test, the rootdir moved to it and the project's
+    configuration was not read.
+    """
+    pytester.makeini("[pytest]\naddopts = -p no:randomly\nleak_iterations = 25\n")
+    pytester.makepyfile(test_loop="def test_loop(leak):\n    for i in leak.iterations():\n        pass\n")
+    outside = tmp_path_factory.mktemp("outside")  # exists, and is no ancestor of the project
+    given = ["--leak-results", str(outside)] if form == "space" else [f"--leak-results={outside}"]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *given)
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines([f"rootdir: {pytester.path}", "configfile: tox.ini"])
+    [run_dir] = outside.iterdir()
+    assert run_dir.name == "test_loop.py.test_loop"
+    assert json.loads((run_dir / "summary.json").read_text())["iterations"] == 25
+
+
+def test_a_leak_test_too_short_to_judge_fails_saying_how_many_iterations_it_needs(pytester):
+    pytester.makepyfile(test_short="def test_short(leak):\n    for i in leak.iterations(3):\n        pass\n")
+    result = run(pytester, f"--leak-results={pytester.path / 'res'}")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*leakbench: INCONCLUSIVE", "*too short to judge: *run at least 13 iterations"])

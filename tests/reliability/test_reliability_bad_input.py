@@ -46,7 +46,11 @@ def run_args(tmp_path: Path, scenario: str, *options: str) -> list[str]:
     [
         ('protocol = "openai"\niterations = [\n', "not valid TOML"),
         (SCENARIO + "colour = 1\n", "colour: unknown key"),
-        (SCENARIO + "[serve]\nszie = '1MB'\n", "serve.szie: unknown key"),
+        (SCENARIO + "[serve]\nszie = '1MB'\n", "serve.szie: unknown key (did you mean size?)"),
+        (
+            'protocol = "openai"\niteration = 50\n',
+            "iteration: unknown key (did you mean iterations?)",
+        ),  # not "iterations: missing"
         ('protocol = "openai"\niterations = "ten"\n', "iterations: expected a whole number, got 'ten'"),
         ('protocol = "openai"\niterations = 2.5\n', "iterations: expected a whole number"),
         ('protocol = "openai"\niterations = 0\n', "iterations: expected a whole number above 0, got 0"),
@@ -68,6 +72,7 @@ def run_args(tmp_path: Path, scenario: str, *options: str) -> list[str]:
         "toml",
         "unknown-key",
         "unknown-nested-key",
+        "unknown-key-named-before-the-missing-one",
         "type",
         "float-count",
         "zero-iterations",
@@ -95,6 +100,8 @@ def test_bad_scenario_file(tmp_path, capsys, text, says):
     "options, says",
     [
         (["--iterations", "0"], "--iterations: expected a whole number above 0, got '0'"),
+        (["--budjet", "5MB"], "unrecognized arguments: --budjet 5MB (did you mean --budget?)"),
+        (["--memray-natve"], "unrecognized arguments: --memray-natve (did you mean --memray-native?)"),
         (["--iterations", "-3"], "--iterations: expected a whole number above 0, got '-3'"),
         (["--iterations", "ten"], "--iterations: expected a whole number, got 'ten'"),
         (["--warmup", "120"], "--warmup 120: expected fewer than the 120 iterations"),
@@ -128,6 +135,13 @@ def test_bad_option(tmp_path, capsys, monkeypatch, options, says):
     monkeypatch.chdir(tmp_path)
     line = one_line_error(capsys, run_args(tmp_path, str(LOOP), *options) + ["--", PY, str(AGENT)], 2)
     assert says in line
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_command_without_its_double_dash_is_told_where_it_goes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(capsys, run_args(tmp_path, "tool-calls") + [PY, str(AGENT)], 2)
+    assert f"the target's command goes after `--`: leakbench run tool-calls -- {PY} {AGENT}" in line
     assert not (tmp_path / "results").exists()
 
 

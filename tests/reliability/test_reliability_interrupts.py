@@ -148,3 +148,49 @@ def test_ctrl_c_stops_an_in_process_target_with_its_samples(tmp_path):
     assert summary["verdict"] == "interrupted" and summary["iterations_done"] >= 19
     assert summary["reason"].startswith("interrupted by SIGINT")
     assert len(samples(run_dir)) >= 20 and "Traceback" not in err
+
+
+def test_the_interrupt_line_and_the_table_count_the_same_iterations(tmp_path):
+    """A fast target completes more boundaries while it is being stopped: the line said 344, the table 345."""
+    proc, run_dir = start(tmp_path, extra=("--iterations", "100000"))
+    wait_for(lambda: len(samples(run_dir)) >= 40, what="40 samples")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    done = summary["iterations_done"]
+    assert summary["reason"] == f"interrupted by SIGINT after {done} iterations"
+    assert done == samples(run_dir)[-1]["i"]
+    assert f"iterations          {done} of 100000" in out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_verdict_keeps_the_verdicts_exit_code(tmp_path, sig):
+    """The verdict is written before the plot is drawn; SIGTERM there ended the process with 143."""
+    proc, run_dir = start(tmp_path, extra=("--iterations", "40", "--warmup", "10"))
+
+    def judged() -> bool:
+        try:
+            return json.loads((run_dir / "summary.json").read_text())["verdict"] != "running"
+        except (FileNotFoundError, json.JSONDecodeError):
+            return False
+
+    wait_for(judged, what="the verdict")
+    assert proc.poll() is None  # still drawing its reports
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["verdict"] == "pass" and proc.returncode == summary["exit_code"] == 0, out + err
+    assert out.startswith("PASS") and "Traceback" not in err
+
+
+def test_ctrl_c_while_leakbench_starts_is_one_line_not_a_traceback(monkeypatch, capsys):
+    """The commands import the run stack (scipy, matplotlib) for seconds: a Ctrl-C then printed a traceback."""
+    from leakbench import cli
+
+    def interrupted_import():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted_import)
+    assert cli.main(["run", "tool-calls", "--", "true"]) == 130
+    assert capsys.readouterr().err == "leakbench: interrupted\n"

@@ -100,3 +100,39 @@ def test_bad_input_is_one_line_exit_2(trees, tmp_path, capsys):
     assert leakbench(compare_command, tmp_path / "nowhere", trees["head"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all(line.startswith("leakbench: ") for line in err)
+
+
+def tree(root: Path, *names: str) -> Path:
+    """A results root whose runs all grew alike: any of them pairs as unchanged."""
+    from leakbench.verdict.results import Summary
+
+    for name in names:
+        (root / name).mkdir(parents=True)
+        Summary(verdict="pass", metric="rss", scenario={"name": "s", "hash": "h1", "path": None}, iterations_done=60,
+                growth_per_iteration=300.0, growth_per_iteration_low=200.0, growth_per_iteration_high=400.0).save(root / name)
+    return root
+
+
+def test_roots_that_do_not_line_up_fail_with_one_line_unless_allowed(tmp_path, monkeypatch, capsys):
+    """Nothing paired used to print "2 missing" and exit 0: a regression could pass unseen."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    base, head = tree(tmp_path / "base", "tests.test_a"), tree(tmp_path / "head", "test_a")
+    assert leakbench(compare_command, base, head) == 4
+    captured = capsys.readouterr()
+    assert "2 missing" in captured.out
+    [line] = captured.err.splitlines()
+    assert line.startswith("leakbench: nothing paired: 1 base run not in head (tests.test_a)")
+    assert "--allow-missing" in line
+    assert leakbench(compare_command, base, head, "--allow-missing") == 0
+
+
+def test_a_lost_run_fails_but_a_new_one_does_not(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    base = tree(tmp_path / "base", "a", "removed")
+    assert leakbench(compare_command, base, tree(tmp_path / "head", "a")) == 4
+    assert "1 base run not in head (removed)" in capsys.readouterr().err
+    assert leakbench(compare_command, tree(tmp_path / "b2", "a"), tree(tmp_path / "h2", "a", "added")) == 0
+    (tmp_path / "empty").mkdir()
+    assert leakbench(compare_command, tmp_path / "empty", tree(tmp_path / "h3", "first")) == 0  # a PR adding the first test
+    assert leakbench(compare_command, tmp_path / "empty", tmp_path / "empty") == 4
+    assert "no runs on either side" in capsys.readouterr().err

@@ -239,3 +239,12 @@ def test_the_diff_of_a_leak_through_a_dependency_names_the_package_and_the_calle
     table = diff_markdown(diff_allocations(sides[True], sides[False]))
     row = next(line for line in table.splitlines() if "pydantic/" in line)
     assert "`keep_validated` " in row and "test_comparison.py" in row, table
+
+
+def test_the_ci_readme_says_what_a_verdict_flip_is():
+    """ci/README.md once called pass -> leak a regression; compare shows the flip and judges the growth."""
+    flip = compare_run("s", summary("pass", **MEASURED_BASE), summary("leak", **MEASURED_BASE))
+    assert (flip.word, flip.base.verdict, flip.head.verdict) == (UNCHANGED, "pass", "leak")
+    readme = (Path(__file__).resolve().parents[2] / "ci" / "README.md").read_text()
+    regressed = " ".join(readme.split("- **regressed**:", 1)[1].split("- **improved**", 1)[0].split())
+    assert "never a regression by itself" in regressed and "or the verdict went from pass to leak" not in regressed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -89,7 +90,49 @@ def test_a_pytest_id_with_brackets_is_printed_not_taken_for_markup(tmp_path):
     assert "test_x[bold]" in console.export_text()
 
 
+
+def test_off_a_terminal_a_line_stays_one_line(tmp_path):
+    """A CI log is no terminal: rich wrapped the verdict and the paths in it at 80 columns."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / ("a-results-directory-whose-path-is-long-enough-to-pass-eighty-columns-" + "x" * 40)
+    run_dir.mkdir()
+    log = run_dir / "target.log"
+    reason = f"target exited with code 1 after its last iteration; its output is in {log}; memory alone: pass"
+    leaky_summary(verdict="error", rule=None, reason=reason, exit_code=3).save(run_dir)
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TTY_COMPATIBLE")}
+    proc = subprocess.run([sys.executable, "-m", "leakbench", "report", str(run_dir)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 3
+    assert lines[0] == f"ERROR: {reason}"
+    assert f"results             {run_dir}" in [line.rstrip() for line in lines]
+
+
 # -- the plot --------------------------------------------------------------------------------------
+
+
+def test_the_caption_stays_on_the_image_and_no_legend_covers_a_line(run_dir):
+    """memory.png's caption ran off its right edge, and its legend sat on the data in the upper left."""
+    import matplotlib.pyplot as plt
+
+    reason = "; ".join(f"counter_{k} +20.00/iteration over 49 iterations, still rising (floor rose in 5 of 5)" for k in range(5))
+    fig = plot.memory_figure(run_dir, leaky_summary(reason=reason))
+    try:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        image = fig.bbox
+        [caption] = fig.texts
+        box = caption.get_window_extent(renderer)
+        assert image.x0 <= box.x0 and box.x1 <= image.x1 and image.y0 <= box.y0
+        assert caption.get_text().replace("\n", " ") == reason  # wrapped, not cut
+        for ax in fig.axes:
+            legend = ax.get_legend().get_window_extent(renderer)
+            assert legend.x0 >= ax.get_window_extent(renderer).x1 and legend.x1 <= image.x1
+            assert not box.overlaps(ax.get_window_extent(renderer))
+    finally:
+        plt.close(fig)
 
 
 def test_reports_draw_the_plot_from_the_given_summary_and_the_probe_it_records(run_dir, monkeypatch):
@@ -244,3 +287,21 @@ def test_loop(leak):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert "leak -> pass" in result.stdout.str()
     assert result.ret == 0
+
+
+def test_leak_baseline_that_pairs_nothing_fails_the_session_unless_allowed(pytester):
+    """A baseline whose runs this session did not write compared nothing: that is no pass."""
+    pytester.makepyfile(test_loop="""
+def test_loop(leak):
+    for i in leak.iterations(30):
+        pass
+""")
+    base = pytester.path / "base"
+    (base / "renamed.test_loop").mkdir(parents=True)
+    Summary(verdict="pass", metric="rss", scenario={"name": "s", "hash": "h", "path": None}).save(base / "renamed.test_loop")
+    session = ("-p", "no:cacheprovider", f"--leak-results={pytester.path / 'head'}", f"--leak-baseline={base}")
+    result = pytester.runpytest_subprocess(*session)
+    assert result.ret == 1
+    [line] = [line for line in result.stdout.lines if line.startswith("leakbench: --leak-baseline: ")]
+    assert "nothing paired: 1 base run not in head (renamed.test_loop)" in line and "--leak-allow-missing" in line
+    assert pytester.runpytest_subprocess(*session, "--leak-allow-missing").ret == 0

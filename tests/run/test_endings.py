@@ -159,3 +159,15 @@ def test_the_mock_port_can_be_pinned_and_a_taken_one_is_one_line(leakbench):
         r = leakbench("run", str(LOOP), *QUICK, "--mock-port", str(busy), "--", PY, str(AGENT))
     assert r.code == 2 and r.proc.stderr.count("\n") == 1
     assert f"port {busy} on 127.0.0.1 is already in use; pick another with --mock-port" in r.proc.stderr
+
+
+def test_a_run_too_short_to_judge_is_inconclusive_not_a_pass(leakbench):
+    """3 iterations used to exit 0 with "too few samples for a slope": nothing was judged."""
+    r = leakbench("run", str(LOOP), "--iterations", "3", "--no-progress", "--", PY, str(AGENT))
+    assert r.code == 5, r.proc.stdout + r.proc.stderr
+    first = r.proc.stdout.splitlines()[0]
+    assert first == (
+        "INCONCLUSIVE: too short to judge: 4 samples after a warm-up of 0, and the slope needs 8: "
+        "run at least 7 iterations with a warm-up of 0"
+    )
+    assert (r.summary["verdict"], r.summary["exit_code"]) == ("inconclusive", 5)
