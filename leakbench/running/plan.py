@@ -52,5 +52,5 @@ def from_caller(command: list[str], env: dict[str, str], caller: Path) -> Launch
 def _absolute(arg: str, caller: Path, program: bool) -> str:
     if not arg or arg.startswith("-") or os.path.isabs(arg) or (program and os.sep not in arg):
         return arg  # an option, or a program found on PATH
-    path = os.path.join(caller, arg)
+    path = os.path.normpath(os.path.join(caller, arg))
     return path if os.path.isfile(path) else arg  # isfile: False, not an error, for a shell script's text

@@ -26,7 +26,7 @@ def test_an_agent_reading_relative_paths_reads_the_scenarios_files(leakbench, tm
         "run",
         "tool-calls",
         "--iterations",
-        "6",
+        "10",
         "--warmup",
         "1",
         "--",
@@ -37,11 +37,11 @@ def test_an_agent_reading_relative_paths_reads_the_scenarios_files(leakbench, tm
     )
     log = (r.dir / "target.log").read_text()
     assert r.code == 0, r.proc.stdout + r.proc.stderr + log
-    assert log.count("read 1000000\n") == 6 and "read failed" not in log  # the 1 MB files, then the final answer
+    assert log.count("read 1000000\n") == 10 and "read failed" not in log  # the 1 MB files, then the final answer
     (cwd_line,) = [line for line in log.splitlines() if line.startswith("cwd ")]
     _, cwd, pwd = cwd_line.split()
     assert cwd == pwd and Path(cwd).name.startswith("leakbench-ws-") and not Path(cwd).exists()  # removed after
-    assert r.summary["iterations_done"] == 6
+    assert r.summary["iterations_done"] == 10
 
 
 def test_the_command_is_anchored_where_it_was_typed(tmp_path):
