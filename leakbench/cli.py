@@ -14,7 +14,7 @@ import sys
 from leakbench import __version__
 from leakbench.errors import EXIT_USAGE, LeakbenchError
 
-COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
+COMMANDS = ("run", "report", "demo", "serve", "diff", "compare", "export")
 
 
 class Parser(argparse.ArgumentParser):
