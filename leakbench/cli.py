@@ -14,7 +14,7 @@ import sys
 from leakbench import __version__
 from leakbench.errors import EXIT_USAGE, LeakbenchError
 
-COMMANDS = ("run", "report", "demo", "serve", "diff", "compare", "export")
+COMMANDS = ("run", "report", "demo", "serve", "diff", "compare", "export", "bisect")
 
 
 class Parser(argparse.ArgumentParser):
