@@ -88,7 +88,8 @@ def bisect(
     state = Path(tempfile.mkdtemp(prefix="leakbench-bisect-"))
     started = time.monotonic()
     try:
-        Plan(str(repo), command, results, setup).save(state)
+        subdir = str(Path(where).resolve().relative_to(repo.resolve()))
+        Plan(str(repo), command, results, setup, "" if subdir == "." else subdir).save(state)
         git(repo, "bisect", "start", "--no-checkout", bad_sha, good_sha)
         with _sigterm_as_interrupt():
             out = _bisect_run(repo, state)

@@ -51,8 +51,10 @@ class Plan:
     repo: str
     command: list[str]
     results: str = "results"
-    """Where the command writes its results, relative to the worktree."""
+    """Where the command writes its results, relative to where it runs."""
     setup: str | None = None
+    subdir: str = ""
+    """Where the user stood, relative to the repository: the command runs in the same place of each worktree."""
 
     def save(self, state: Path) -> None:
         (state / PLAN).write_text(json.dumps(asdict(self)))
@@ -188,22 +190,25 @@ def run_step(state: Path) -> Step:
     started = time.time()
     try:
         add_worktree(repo, worktree, commit)
+        here = worktree / plan.subdir
+        if not here.is_dir():
+            return Step(n, commit, SKIP, f"no directory {plan.subdir} at this commit", [], time.time() - started)
         with open(log, "w") as out:
             env = step_env(worktree)
             if plan.setup:
                 code = finish(
-                    subprocess.Popen(plan.setup, shell=True, cwd=worktree, env=env, stdout=out, stderr=out), state
+                    subprocess.Popen(plan.setup, shell=True, cwd=here, env=env, stdout=out, stderr=out), state
                 )
                 if code != 0:
                     return Step(n, commit, SKIP, f"setup failed (exit {code})", [], time.time() - started)
-            before = _summaries(worktree / plan.results)
+            before = _summaries(here / plan.results)
             try:
-                code = finish(subprocess.Popen(plan.command, cwd=worktree, env=env, stdout=out, stderr=out), state)
+                code = finish(subprocess.Popen(plan.command, cwd=here, env=env, stdout=out, stderr=out), state)
             except OSError as err:
                 return Step(n, commit, SKIP, f"cannot run {plan.command[0]}: {err.strerror}", [], 0.0)
         if code in (-2, EXIT_INTERRUPTED):  # SIGINT: the user stopped it
             raise KeyboardInterrupt
-        runs = _collect(worktree / plan.results, before, state / RUNS / commit)
+        runs = _collect(here / plan.results, before, state / RUNS / commit)
     finally:
         remove_worktree(repo, worktree)
         shutil.rmtree(worktree, ignore_errors=True)

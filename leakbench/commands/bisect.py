@@ -24,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         usage="leakbench bisect [-h] [--results DIR] [--setup CMD] [--keep DIR] GOOD BAD -- TEST...",
         help="find the first commit whose leak test leaks (git bisect run, one worktree per step)",
         description="Run from inside the repository. TEST (after --) runs in a clean worktree of each commit, "
+        "in the directory you ran bisect from, "
         "with the commit's code first on PYTHONPATH and this leakbench: PASS is good, LEAK is bad, an error "
         "or a changed scenario is skipped. e.g. leakbench bisect v1.2 HEAD -- pytest tests/test_leak.py",
     )
@@ -33,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--results",
         default="results",
         metavar="DIR",
-        help="where TEST writes its results, relative to the repository (default results)",
+        help="where TEST writes its results, relative to where it runs (default results)",
     )
     p.add_argument("--setup", metavar="CMD", help="shell command run in each worktree before TEST (npm ci, make)")
     p.add_argument("--keep", type=Path, metavar="DIR", help="keep each step's run directories in DIR/<commit>/")

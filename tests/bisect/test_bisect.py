@@ -166,7 +166,8 @@ def test_ctrl_c_resets_the_bisection_and_removes_the_worktree(repo):
 
 
 def test_a_process_target_under_leakbench_run_is_bisected_too(tmp_path):
-    """``-- leakbench run SCENARIO -- python agent.py``: the agent is the commit's, leakbench the installed one."""
+    """``-- leakbench run SCENARIO -- python agent.py``: the agent is the commit's, leakbench the installed one;
+    run from a subdirectory, the test runs in the same subdirectory of each commit."""
     from conftest import AGENT as TARGET
     from conftest import LOOP
 
@@ -175,7 +176,8 @@ def test_a_process_target_under_leakbench_run_is_bisected_too(tmp_path):
     git(root, "init", "-q", "-b", "main")
     commits = []
     for k, leak in enumerate(["0", "0", "300KB", "300KB"], start=1):
-        (root / "agent.py").write_text(
+        (root / "app").mkdir(exist_ok=True)
+        (root / "app" / "agent.py").write_text(
             f"import runpy, sys\nsys.argv = [{str(TARGET)!r}, '--leak', {leak!r}]\nrunpy.run_path(sys.argv[0], run_name='__main__')\n"
         )
         git(root, "add", "-A")
@@ -184,7 +186,7 @@ def test_a_process_target_under_leakbench_run_is_bisected_too(tmp_path):
     command = ["leakbench", "run", str(LOOP), "--iterations", "50", "--no-progress", "--", "python", "agent.py"]
     done = subprocess.run(
         [PY, "-m", "leakbench", "bisect", commits[0], commits[-1], "--", *command],
-        cwd=root, capture_output=True, text=True, timeout=300,
+        cwd=root / "app", capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"first bad commit: {commits[2][:7]} agent 3" in done.stdout, done.stdout
