@@ -26,7 +26,7 @@ from typing import IO
 
 import psutil
 
-from leakbench.bisecting.git import bisecting, commit_of, distance, git, remove_worktree, toplevel
+from leakbench.bisecting.git import bisecting, commit_of, describe, distance, git, remove_worktree, toplevel
 from leakbench.bisecting.step import (
     BAD,
     FORWARD,
@@ -87,22 +87,23 @@ def bisect(
     _check_runnable(command[0])
     state = Path(tempfile.mkdtemp(prefix="leakbench-bisect-"))
     started = time.monotonic()
-    try:
-        subdir = str(Path(where).resolve().relative_to(repo.resolve()))
-        Plan(str(repo), command, results, setup, "" if subdir == "." else subdir).save(state)
-        git(repo, "bisect", "start", "--no-checkout", bad_sha, good_sha)
-        with _sigterm_as_interrupt():
+    with _sigterm_as_interrupt():
+        try:
+            subdir = str(Path(where).resolve().relative_to(repo.resolve()))
+            Plan(str(repo), command, results, setup, "" if subdir == "." else subdir).save(state)
+            git(repo, "bisect", "start", "--no-checkout", bad_sha, good_sha)
             out = _bisect_run(repo, state)
-        outcome = _outcome(repo, state, out, time.monotonic() - started, good_sha)
-        if keep is not None and (state / RUNS).is_dir():
-            shutil.copytree(state / RUNS, keep, dirs_exist_ok=True)
-        return outcome
-    finally:
-        git(repo, "bisect", "reset", check=False)
-        for worktree in (state / WORKTREES).glob("*") if (state / WORKTREES).is_dir() else []:
-            remove_worktree(repo, worktree)
-        git(repo, "worktree", "prune", check=False)
-        shutil.rmtree(state, ignore_errors=True)
+            outcome = _outcome(repo, state, out, time.monotonic() - started, good_sha)
+            if keep is not None and (state / RUNS).is_dir():
+                shutil.copytree(state / RUNS, keep, dirs_exist_ok=True)
+            return outcome
+        finally:
+            with _signals_held():  # a second Ctrl-C must not leave the bisection or a worktree behind
+                git(repo, "bisect", "reset", check=False)
+                for worktree in (state / WORKTREES).glob("*") if (state / WORKTREES).is_dir() else []:
+                    remove_worktree(repo, worktree)
+                git(repo, "worktree", "prune", check=False)
+                shutil.rmtree(state, ignore_errors=True)
 
 
 def _check_runnable(program: str) -> None:
@@ -198,16 +199,12 @@ def _outcome(repo: Path, state: Path, out: str, seconds: float, good: str) -> Ou
 
 
 def _side(repo: Path, state: Path, commit: str, steps: list[Step]) -> Side:
-    side = Side(commit, _title(repo, commit))
+    side = Side(commit, describe(repo, commit))
     ran = [s for s in steps if s.commit == commit and s.code in (GOOD, BAD)]
     if ran:
         side.tested = True
         side.runs = {name: Summary.load(state / RUNS / commit / name) for name in ran[-1].runs}
     return side
-
-
-def _title(repo: Path, commit: str) -> str:
-    return git(repo, "log", "-1", "--format=%h %s", commit).stdout.strip()
 
 
 class Terminated(KeyboardInterrupt):
@@ -226,6 +223,17 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored while the repository is put back; restored after."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 __all__ = ["BAD", "GOOD", "Outcome", "Side", "bisect"]
