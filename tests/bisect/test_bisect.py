@@ -10,7 +10,9 @@ import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
+from conftest import processes_with
 
 PY = sys.executable
 LEAKY_COMMIT = 7
@@ -141,19 +143,24 @@ def test_outside_a_repository_is_one_line(tmp_path):
     assert done.returncode == 2 and "is not in a git repository" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
-def test_ctrl_c_resets_the_bisection_and_removes_the_worktree(repo):
-    """SIGINT to leakbench's own process group (this test started it in its own session), as a terminal sends."""
-    sleeper = [PY, "-c", "import time; time.sleep(120)"]
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_stopping_it_resets_the_bisection_and_leaves_nothing_behind(repo, tag, how):
+    """Ctrl-C: SIGINT to leakbench's process group (started here in its own session), as a terminal sends it;
+    SIGTERM: to leakbench alone, as a CI runner cancelling a job does. The step's command is ended either way."""
+    sleeper = [PY, "-c", "import time; time.sleep(120)", tag]
     proc = subprocess.Popen(
         [PY, "-m", "leakbench", "bisect", repo["commits"][0], repo["commits"][-1], "--", *sleeper],
         cwd=repo["root"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while git(repo["root"], "worktree", "list", "--porcelain").count("worktree ") < 2:
+        while not sleepers(tag):
             assert time.monotonic() < deadline and proc.poll() is None, "no step started"
             time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -161,8 +168,21 @@ def test_ctrl_c_resets_the_bisection_and_removes_the_worktree(repo):
             proc.wait()
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "leakbench: interrupted", err
-    assert "Traceback" not in err
+    assert "Traceback" not in err and "error:" not in err, err
+    assert not sleepers(tag)
     untouched(repo)
+
+
+def sleepers(tag: str) -> list:
+    """The step's command (the driver's own command line holds the tag too)."""
+    found = []
+    for process in processes_with(tag):
+        try:
+            if "leakbench" not in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.Error:  # gone meanwhile
+            pass
+    return found
 
 
 def test_a_process_target_under_leakbench_run_is_bisected_too(tmp_path):
