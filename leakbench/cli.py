@@ -16,7 +16,7 @@ from typing import NoReturn
 from leakbench import __version__
 from leakbench.errors import EXIT_INTERRUPTED, EXIT_USAGE, LeakbenchError, did_you_mean
 
-COMMANDS = ("run", "report", "demo", "serve", "diff", "compare")
+COMMANDS = ("run", "report", "demo", "serve", "diff", "compare", "export", "bisect")
 
 
 class Parser(argparse.ArgumentParser):
