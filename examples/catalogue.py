@@ -87,7 +87,7 @@ PAIRS = [
         "gateway",
         "004: openclaw gateway, OOM after ~1000 sessions",
         HERE / "scenarios" / "gateway.toml",
-        *_twins([PY, str(HERE / "gateway.py"), "--ttl-scale", "0.001"]),
+        *_twins([PY, str(HERE / "gateway.py"), "--ttl-scale", "0.0001"]),
         rule="slope",
         why=(
             "every finished session-mode run stays in subagent_runs with its frozen result (~300 KB), plus "

@@ -78,6 +78,7 @@ def untouched(repo: dict) -> None:
     assert git(root, "rev-parse", "HEAD") == repo["commits"][-1]
 
 
+@pytest.mark.slow  # ~35 s: a pytest leak test per step; the steps' decisions are tested in the default suite
 def test_bisect_names_the_commit_that_introduced_the_leak(repo, tmp_path):
     good, bad = repo["commits"][0], repo["commits"][-1]
     started = time.monotonic()
