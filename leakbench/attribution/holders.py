@@ -34,7 +34,7 @@ from itertools import compress
 from typing import Any
 
 from leakbench.attribution.retainers import find_roots, path_to_root, type_name
-from leakbench.attribution.traces import short_path
+from leakbench.attribution.traces import every_object, short_path
 
 STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 GROWING = (dict, list, set, deque)
@@ -81,7 +81,7 @@ class Holders:
     def start(self) -> None:
         """Lengths now, ids and type ids alongside: no reference to anything, so nothing is kept alive."""
         gc.collect()
-        found = _containers(_every_object())
+        found = _containers(every_object())
         self._ids = array("Q", map(id, found))
         self._lengths = array("I", map(len, found))
         self._types = array("Q", map(id, map(type, found)))
@@ -96,23 +96,12 @@ class Holders:
             return []
         iterations = max(1, iterations)
         gc.collect()
-        objects = _every_object()
+        objects = every_object()
         try:
             rows = _grown(objects, self, iterations, limit)
         finally:
             del objects
         return rows
-
-
-def _every_object() -> list[object]:
-    """Frozen objects too (the harness freezes the heap at the warm-up's end): both lists and walks need them."""
-    if not gc.get_freeze_count():
-        return gc.get_objects()
-    gc.unfreeze()
-    try:
-        return gc.get_objects()
-    finally:
-        gc.freeze()
 
 
 def _growing_kinds() -> set[type]:
