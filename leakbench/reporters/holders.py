@@ -10,7 +10,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from leakbench.attribution.heapsnap.report import table_page
 from leakbench.units import format_size
+from leakbench.verdict.results import write_pages
 
 MARKDOWN = "holders.md"
 HTML = "holders.html"
@@ -64,28 +66,13 @@ def holders_html(rows: list[dict[str, Any]]) -> str:
         f"<td>{'<code>' + escape(row['allocated_at']) + '</code>' if row.get('allocated_at') else '-'}</td></tr>\n"
         for row in rows
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>leakbench: held by</title>'
-        "<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
-        "th,td{border-bottom:1px solid #dde1e4;padding:.35em .6em;text-align:left;vertical-align:top}"
-        "td.n{text-align:right;font-variant-numeric:tabular-nums}code{font:13px ui-monospace,monospace}</style></head>\n"
-        f"<body><h1>{escape(TITLE)}</h1><p>{escape(NOTE)}.</p>\n<table><thead><tr><th>held by</th><th>root</th>"
-        "<th>type</th><th>entries/iteration</th><th>retained/iteration</th><th>allocated at</th></tr></thead>\n"
-        f"<tbody>\n{body}</tbody></table></body></html>\n"
-    )
+    headers = ("held by", "root", "type", "entries/iteration", "retained/iteration", "allocated at")
+    return table_page("leakbench: held by", TITLE, NOTE, headers, body)
 
 
 def write_holders(run_dir: Path, rows: list[dict[str, Any]] | None) -> None:
     """``holders.md`` and ``holders.html`` beside the summary, when a container was named."""
-    for name, render in ((MARKDOWN, holders_markdown), (HTML, holders_html)):
-        path = Path(run_dir) / name
-        try:
-            if rows:
-                path.write_text(render(rows))
-            else:
-                path.unlink(missing_ok=True)
-        except OSError:  # a full disk costs these pages, never the verdict (summary.json has the rows)
-            return
+    write_pages(run_dir, rows, {MARKDOWN: holders_markdown, HTML: holders_html})
 
 
 def _md(text: str) -> str:

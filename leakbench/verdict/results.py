@@ -267,6 +267,21 @@ class RunDir:
             self._samples.close()
 
 
+def write_pages(run_dir: Path | str, rows: list[Any] | None, pages: dict[str, Any]) -> None:
+    """Pages rendered from ``rows`` beside the summary (``{file name: render(rows) -> text}``); none when there
+    are no rows, so a redrawn report of a run with nothing to show leaves none. A full disk costs the pages,
+    never the verdict: summary.json has the rows."""
+    for name, render in pages.items():
+        path = Path(run_dir) / name
+        try:
+            if rows:
+                path.write_text(render(rows))
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            return
+
+
 def read_samples(path: Path) -> list[dict[str, Any]]:
     """The samples of a run: ``path`` is its directory or its ``samples.jsonl``."""
     path = Path(path)

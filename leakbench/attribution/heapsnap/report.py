@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from leakbench.units import format_size
+from leakbench.verdict.results import write_pages
 
 MARKDOWN = "heap-growth.md"
 HTML = "heap-growth.html"
@@ -56,27 +57,26 @@ def heap_growth_html(rows: list[dict[str, Any]]) -> str:
         f"<td>{' &larr; '.join(f'<code>{escape(step)}</code>' for step in row['path']) or '-'}</td></tr>\n"
         for row in rows
     )
+    headers = ("constructor", "new", "retained", "count at each snapshot", "held by")
+    return table_page("leakbench heap growth", _TITLE, _NOTE, headers, body)
+
+
+def table_page(title: str, heading: str, note: str, headers: tuple[str, ...], body: str) -> str:
+    """One table on a page of its own, in the style every leakbench page shares; ``body``: its ``<tr>`` rows."""
+    head = "".join(f"<th>{escape(header)}</th>" for header in headers)
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>leakbench heap growth</title>'
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         "<style>body{font:14px/1.45 system-ui,sans-serif;margin:2em}table{border-collapse:collapse}"
         "th,td{border-bottom:1px solid #dde1e4;padding:.35em .6em;text-align:left;vertical-align:top}"
         "td.n{text-align:right;font-variant-numeric:tabular-nums}code{font:13px ui-monospace,monospace}</style></head>\n"
-        f"<body><h1>{escape(_TITLE)}</h1><p>{escape(_NOTE)}.</p>\n<table><thead><tr><th>constructor</th><th>new</th>"
-        f"<th>retained</th><th>count at each snapshot</th><th>held by</th></tr></thead>\n<tbody>\n{body}</tbody></table></body></html>\n"
+        f"<body><h1>{escape(heading)}</h1><p>{escape(note)}.</p>\n<table><thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n{body}</tbody></table></body></html>\n"
     )
 
 
 def write_heap_growth(run_dir: Path, rows: list[dict[str, Any]] | None) -> None:
     """``heap-growth.md`` and ``heap-growth.html`` beside the summary, when a constructor grew."""
-    for name, render in ((MARKDOWN, heap_growth_markdown), (HTML, heap_growth_html)):
-        path = Path(run_dir) / name
-        try:
-            if rows:
-                path.write_text(render(rows))
-            else:
-                path.unlink(missing_ok=True)  # a redrawn report of a run with nothing grown leaves none
-        except OSError:  # a full disk costs these pages, never the verdict (summary.json has the rows)
-            return
+    write_pages(run_dir, rows, {MARKDOWN: heap_growth_markdown, HTML: heap_growth_html})
 
 
 def _indent(row: dict[str, Any]) -> str:
