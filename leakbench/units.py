@@ -68,3 +68,26 @@ def format_size(n: float | None, signed: bool = False) -> str:
         if float(text) < 1000:
             return f"{sign}{text} {unit}"
     return f"{sign}{value:.0f} TiB"
+
+
+DURATION_HELP = "durations: 90s, 25m, 1.5h, or plain seconds"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?|\.\d+)\s*([smh]?)\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds for ``25m``; raises ValueError with a message fit for one line of output."""
+    match = _DURATION.match(str(text))
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(f"cannot read duration {text!r}; {DURATION_HELP}")
+    return float(match.group(1)) * _SECONDS[match.group(2).lower()]
+
+
+def format_duration(seconds: float) -> str:
+    """``4m 05s``, ``1h 02m``, ``12s``: how long a shard ran, at a glance."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"

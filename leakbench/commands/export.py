@@ -2,8 +2,8 @@
 
 leakbench keeps no history of its own: a tool made for it (Bencher) stores
 each commit's numbers per branch and testbed and applies thresholds. Several
-roots (one per CI shard or machine) export as one file; a run name found in
-two of them is refused, since one of the two would be lost without a word.
+roots (one per CI shard or machine), or one root merged from shards, export
+as one file; a run name found twice is refused (``verdict/roots.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from leakbench.errors import EXIT_PASS, UsageError
 from leakbench.reporters import bencher
-from leakbench.verdict.results import SUMMARY, Summary
+from leakbench.verdict.results import Summary
+from leakbench.verdict.roots import runs_under
 
 FORMATS = ("bencher",)
 
@@ -35,38 +36,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def run_dirs(root: Path) -> list[Path]:
-    """The run directories of ``root``: itself when it is one run's, else its children that hold a summary."""
-    if (root / SUMMARY).is_file():
-        return [root]
-    if not root.is_dir():
-        raise UsageError(f"{root}: no such results directory")
-    found = sorted(path.parent for path in root.glob(f"*/{SUMMARY}"))
-    if not found:
-        raise UsageError(f"{root}: no {SUMMARY} in it or its subdirectories; is this a leakbench results directory?")
-    return found
-
-
 def collect(roots: list[Path]) -> dict[str, dict[str, bencher.Metric]]:
     """Benchmark name -> measures, over every run of every root; skipped runs are said on stderr.
 
     Every input is read before anything is said, so bad input is the only line printed.
     """
-    found: dict[str, Path] = {}
-    for root in roots:
-        for run_dir in run_dirs(root):
-            name = run_dir.resolve().name
-            if name in found:
-                raise UsageError(f"run {name} is in both {found[name]} and {run_dir}; export them separately")
-            found[name] = run_dir
-    summaries = {name: Summary.load(run_dir) for name, run_dir in found.items()}
+    found = runs_under(roots, empty_ok=False)
+    summaries = {name: Summary.load(place.path) for name, place in found.items()}
     out: dict[str, dict[str, bencher.Metric]] = {}
     for name, summary in summaries.items():
         reason = bencher.skip_reason(summary)
         if reason is None:
             out[name] = bencher.metrics(summary)
         else:
-            print(f"leakbench: skipped {found[name]}: {reason}", file=sys.stderr)
+            print(f"leakbench: skipped {found[name].path}: {reason}", file=sys.stderr)
     return out
 
 

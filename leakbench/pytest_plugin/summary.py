@@ -3,13 +3,16 @@
 Under xdist the tests run in workers and the summary is printed by the
 controller, which sees only the test reports. So each leak test puts a slim
 copy of its summary into the report's user properties as JSON, and the
-reporter reads it back as a :class:`Summary`.
+reporter reads it back as a :class:`Summary`. The controller also keeps the
+session's record in the results root (``verdict/sessions.py``): a CI shard's
+wall time, and how far it got if its time ran out.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +21,8 @@ from leakbench.errors import LeakbenchError
 from leakbench.options import BY_NAME
 from leakbench.pytest_plugin.marks import session_given
 from leakbench.reporters.summary_text import TABLE_HEADER, SummaryText
-from leakbench.verdict.results import Summary
+from leakbench.verdict.results import Summary, now_iso
+from leakbench.verdict.sessions import SessionRecord
 
 PROPERTY = "leakbench"
 """The user property that carries a leak test's slim summary to the controller."""
@@ -62,6 +66,8 @@ class LeakReporter:
         self.config = config
         self.records: list[LeakRecord] = []
         self.comparison: str | None = None
+        self.controller = not hasattr(config, "workerinput")
+        self.session = SessionRecord(started=now_iso(), updated=now_iso(), shard=_split_group(config))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown":
@@ -69,10 +75,21 @@ class LeakReporter:
         for name, value in report.user_properties:
             if name == PROPERTY:
                 data = json.loads(str(value))
-                self.records.append(LeakRecord(report.nodeid, Summary.from_dict(data["summary"]), data["run_dir"]))
+                record = LeakRecord(report.nodeid, Summary.from_dict(data["summary"]), data["run_dir"])
+                self.records.append(record)
+                if self.controller:
+                    self.session.counted(record.summary.verdict)
+                    self.session.save(self._root())
+
+    def _root(self) -> Path:
+        results = session_given(self.config).values.get("results", BY_NAME["results"].default)
+        return self.config.invocation_params.dir / results  # an absolute root stays as it is
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.controller and self.session.leak_tests:
+            self.session.ended = self.session.updated = now_iso()
+            self.session.save(self._root())
         given = session_given(self.config).values
         baseline = given.get("baseline")
         if not baseline or hasattr(self.config, "workerinput"):
@@ -106,3 +123,9 @@ class LeakReporter:
         if self.comparison:
             tr.section("leakbench: compared with baseline")
             tr.write_line(self.comparison)
+
+
+def _split_group(config: pytest.Config) -> str | None:
+    """``2/3`` when pytest-split runs this session's share of the tests (its options, if installed)."""
+    group, splits = getattr(config.option, "group", None), getattr(config.option, "splits", None)
+    return f"{group}/{splits}" if isinstance(group, int) and isinstance(splits, int) else None

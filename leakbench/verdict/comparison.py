@@ -31,7 +31,7 @@ A run without an interval is taken as the point it reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 from leakbench.errors import UsageError
 from leakbench.verdict.analysis import MIN_FIT_POINTS, fit
 from leakbench.verdict.results import SUMMARY, Summary, read_samples
+from leakbench.verdict.roots import RunPlace, runs_under
 
 FACTOR = 1.5
 MIN_DELTA = 1024  # bytes per iteration: allocator rounding and caches move this much
@@ -130,6 +131,8 @@ class Comparison:
     reason: str
     base: RunFigures | None
     head: RunFigures | None
+    shard: str = ""
+    """The shard(s) of a merged results root the runs came from; empty for a plain root."""
 
     @property
     def ratio(self) -> float | None:
@@ -182,30 +185,41 @@ def diff_allocations(
 def compare_trees(
     base_root: Path, head_root: Path, factor: float = FACTOR, min_delta: float = MIN_DELTA
 ) -> list[Comparison]:
-    """Every run of two results trees, paired by directory name; worst words first.
+    """Every run of two results roots, paired by run name; worst words first.
 
-    Two run directories (each with its own summary.json) are compared as one run.
+    A root may be merged from shards (``verdict/roots.py``): each comparison
+    says which shard its runs came from. Two run directories (each with its
+    own summary.json) are compared as one run.
     """
     base_root, head_root = Path(base_root), Path(head_root)
     if (base_root / SUMMARY).is_file() and (head_root / SUMMARY).is_file():
-        return [
-            compare_run(
-                head_root.name,
-                Summary.load(base_root),
-                Summary.load(head_root),
-                factor,
-                min_delta,
-                (base_root, head_root),
-            )
-        ]
-    base_runs, head_runs = _runs(base_root), _runs(head_root)
-    comparisons = [
-        compare_run(
-            name, base_runs.get(name), head_runs.get(name), factor, min_delta, (base_root / name, head_root / name)
+        base_runs = {head_root.resolve().name: RunPlace(head_root.resolve().name, base_root, "")}
+        head_runs = runs_under([head_root])
+    else:
+        base_runs, head_runs = runs_under([base_root]), runs_under([head_root])
+    comparisons = []
+    for name in base_runs.keys() | head_runs.keys():
+        b, h = base_runs.get(name), head_runs.get(name)
+        c = compare_run(
+            name,
+            Summary.load(b.path) if b else None,
+            Summary.load(h.path) if h else None,
+            factor,
+            min_delta,
+            (b.path, h.path) if b and h else None,
         )
-        for name in base_runs.keys() | head_runs.keys()
-    ]
+        comparisons.append(replace(c, shard=_shard(b, h)))
     return sorted(comparisons, key=lambda c: (WORDS.index(c.word), c.name))
+
+
+def _shard(base: RunPlace | None, head: RunPlace | None) -> str:
+    """Where the pair ran: head's shard, and base's too when the split put it elsewhere."""
+    b, h = (base.shard if base else ""), (head.shard if head else "")
+    if base is None or b == h:
+        return h
+    if head is None:
+        return b
+    return f"{b} -> {h}"
 
 
 def unpaired(comparisons: list[Comparison], allow: str) -> str | None:
@@ -269,8 +283,6 @@ def _over_common_window(
     b: RunFigures, h: RunFigures, base_dir: Path, head_dir: Path
 ) -> tuple[RunFigures, RunFigures, str]:
     """Both growths fitted again over the iterations both runs measured after both warm-ups."""
-    from dataclasses import replace
-
     try:
         series = [_series(d, b.metric or "") for d in (base_dir, head_dir)]
     except (UsageError, OSError, ValueError):
@@ -307,17 +319,6 @@ def _worse(before: RunFigures, after: RunFigures, factor: float, min_delta: floa
 
 def _overlap(b: RunFigures, h: RunFigures) -> bool:
     return not (h.low > b.high or b.low > h.high)  # type: ignore[operator]
-
-
-def _runs(root: Path) -> dict[str, Summary]:
-    """Run name -> summary for every run directory under ``root``.
-
-    An empty tree is no error: the base of the pull request that adds the
-    first leak tests has none, and each run then reads ``missing``.
-    """
-    if not root.is_dir():
-        raise UsageError(f"{root} is not a results directory")
-    return {path.parent.name: Summary.load(path.parent) for path in sorted(root.glob(f"*/{SUMMARY}"))}
 
 
 _EMPTY = {"frames": (), "bytes_per_iteration": 0.0, "count_per_iteration": 0.0}

@@ -214,8 +214,9 @@ def test_leak_results_outside_the_project_keeps_its_rootdir_config_and_names(pyt
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *given)
     assert result.ret == 0, result.stdout.str()
     result.stdout.fnmatch_lines([f"rootdir: {pytester.path}", "configfile: tox.ini"])
-    [run_dir] = outside.iterdir()
+    [run_dir] = [path for path in outside.iterdir() if path.is_dir()]
     assert run_dir.name == "test_loop.py.test_loop"
+    assert sorted(path.name for path in outside.iterdir()) == ["session.json", run_dir.name]  # the session's record
     assert json.loads((run_dir / "summary.json").read_text())["iterations"] == 25
 
 

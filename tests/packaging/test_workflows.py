@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 RELEASE = ROOT / ".github" / "workflows" / "release.yml"
-WORKFLOWS = [RELEASE, ROOT / "ci" / "leakbench.yml"]
+WORKFLOWS = [RELEASE, *sorted((ROOT / "ci").glob("*.yml"))]  # leakbench.yml, leakbench-sharded.yml
 
 
 @pytest.fixture(scope="module")

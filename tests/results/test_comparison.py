@@ -155,7 +155,7 @@ def test_empty_base_tree_is_all_missing_and_absent_tree_is_an_error(tmp_path):
     head = write_tree(tmp_path / "head", {"a": summary()})
     (tmp_path / "empty").mkdir()
     assert [c.word for c in compare_trees(tmp_path / "empty", head)] == [MISSING]
-    with pytest.raises(UsageError, match="not a results directory"):
+    with pytest.raises(UsageError, match="no such results directory"):
         compare_trees(tmp_path / "nowhere", head)
 
 

@@ -92,7 +92,7 @@ def test_one_run_directory_and_several_roots_export_as_one_file(results, tmp_pat
     ("make", "line"),
     [
         (lambda root, results: [root / "nowhere"], "no such results directory"),
-        (lambda root, results: [root], "no summary.json in it or its subdirectories"),
+        (lambda root, results: [_empty(root)], "no summary.json in it or under it"),
         (lambda root, results: [results, results / "leaky"], "run leaky is in both"),
         (lambda root, results: [_broken(root)], "not valid JSON"),
     ],
@@ -103,6 +103,11 @@ def test_bad_input_is_one_line_and_the_usage_code(results, tmp_path, make, line)
     assert done.returncode == 2
     assert done.stdout == ""
     assert len(done.stderr.splitlines()) == 1 and line in done.stderr, done.stderr
+
+
+def _empty(root: Path) -> Path:
+    (root / "empty").mkdir()
+    return root / "empty"
 
 
 def _broken(root: Path) -> Path:

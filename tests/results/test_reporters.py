@@ -165,7 +165,7 @@ def test_report_redraws_a_run_and_exits_with_its_code(run_dir, capsys):
 def test_report_of_a_directory_without_a_run_is_one_line_exit_2(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "no summary.json here" in err[0]
+    assert len(err) == 1 and "no summary.json in it or under it" in err[0]
 
 
 # -- compare and diff tables -----------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_loop(leak):
     head, base = pytester.path / "head", pytester.path / "base"
     session = ("-p", "no:cacheprovider", "-p", "no:randomly", "--leak-budget=5MB", f"--leak-results={head}")
     pytester.runpytest_subprocess(*session)
-    run_dir = next(head.iterdir())
+    run_dir = next(path.parent for path in head.glob("*/summary.json"))
     passed = Summary.load(run_dir)
     passed.update(verdict="pass", rule=None)
     (base / run_dir.name).mkdir(parents=True)
@@ -278,7 +278,7 @@ def test_loop(leak):
     head, base = pytester.path / "head", pytester.path / "base"
     pytester.makeini(f"[pytest]\nleak_results = {head}\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    run_dir = next(head.iterdir())
+    run_dir = next(path.parent for path in head.glob("*/summary.json"))
     leaked = Summary.load(run_dir)
     leaked.update(verdict="leak", rule="slope")
     (base / run_dir.name).mkdir(parents=True)
