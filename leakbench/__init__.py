@@ -2,7 +2,7 @@
 
 The public API, resolved on first use: ``import leakbench`` alone stays
 light (a target's interpreter imports parts of this package, and the CLI's
-``--help`` should not wait for numpy, scipy and uvicorn).
+``--help`` should not wait for numpy and uvicorn).
 
 >>> import leakbench
 >>> scenario = leakbench.load_scenario("tool-calls", iterations=200)

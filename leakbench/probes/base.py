@@ -23,7 +23,7 @@ GuardHandler = Callable[[int], None]
 class Window(Protocol):
     """Something that watches the measured window: opened after the warm-up, closed at the end.
 
-    Closed before the run is judged, so that judging (numpy, scipy, the
+    Closed before the run is judged, so that judging (numpy, the
     verdict's objects) is not counted as the target's; reported after.
     """
 

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from leakbench.units import format_size
+from leakbench.verdict import robust
 from leakbench.verdict.measures import Measures
 
 # Theil-Sen is O(n^2) in memory; past this many points the series is reduced
@@ -124,7 +124,7 @@ def _reduce(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit(x: np.ndarray, y: np.ndarray, confidence: float = 0.95):
     """Theil-Sen slope, intercept and confidence interval of the slope."""
     xr, yr = _reduce(np.asarray(x, float), np.asarray(y, float))
-    res = stats.theilslopes(yr, xr, alpha=confidence)
+    res = robust.theilslopes(yr, xr, alpha=confidence)
     return float(res.slope), float(res.intercept), float(res.low_slope), float(res.high_slope)
 
 
@@ -298,7 +298,7 @@ def counter_trend(x: np.ndarray, c: np.ndarray) -> dict[str, Any]:
     lows = [np.flatnonzero(stretch == k)[np.argmin(c[stretch == k])] for k in range(parts)]
     floors, at = c[lows], x[lows].astype(float)  # each stretch's lowest value and where it was
     slope = (
-        float(stats.theilslopes(floors, at)[0])
+        float(robust.theilslopes(floors, at).slope)
         if parts > 2
         else float((floors[1] - floors[0]) / max(1.0, at[1] - at[0]))
     )
@@ -308,7 +308,7 @@ def counter_trend(x: np.ndarray, c: np.ndarray) -> dict[str, Any]:
     still_rising = bool(floors[-1] > floors[:-1].max())
     rose = int(np.sum(np.diff(floors) > 0))
     steadily = rose >= math.ceil(STEADY * (parts - 1))
-    trend = parts >= MIN_PARTS and stats.kendalltau(at, floors, alternative="greater").pvalue < LEVEL
+    trend = parts >= MIN_PARTS and robust.kendall_greater(at, floors) < LEVEL
     result["fired"] = bool(still_rising and steadily and trend and slope > 0 and floors[-1] - floors[0] >= parts)
     if result["fired"]:
         result["seen"] = (

@@ -215,11 +215,7 @@ def compare_trees(
 def _shard(base: RunPlace | None, head: RunPlace | None) -> str:
     """Where the pair ran: head's shard, and base's too when the split put it elsewhere."""
     b, h = (base.shard if base else ""), (head.shard if head else "")
-    if base is None or b == h:
-        return h
-    if head is None:
-        return b
-    return f"{b} -> {h}"
+    return f"{b} -> {h}" if b and h and b != h else h or b  # a plain root's side has no shard to say
 
 
 def unpaired(comparisons: list[Comparison], allow: str) -> str | None:

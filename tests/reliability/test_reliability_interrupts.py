@@ -185,7 +185,7 @@ def test_a_signal_after_the_verdict_keeps_the_verdicts_exit_code(tmp_path, sig):
 
 
 def test_ctrl_c_while_leakbench_starts_is_one_line_not_a_traceback(monkeypatch, capsys):
-    """The commands import the run stack (scipy, matplotlib) for seconds: a Ctrl-C then printed a traceback."""
+    """The commands import the run stack (numpy, matplotlib, the mock) for a second: a Ctrl-C then printed a traceback."""
     from leakbench import cli
 
     def interrupted_import():

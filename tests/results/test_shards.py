@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ROOT
@@ -22,16 +23,13 @@ from leakbench.verdict.results import Summary
 from leakbench.verdict.sessions import SESSION, SessionRecord
 
 RUN_SHARDS = ROOT / "ci" / "run_shards.py"
-APP = {  # base keeps one buffer, head keeps every one
-    "base": "HELD = []\n\ndef step():\n    HELD.append(bytes(100_000))\n    del HELD[:-1]\n",
-    "head": "HELD = []\n\ndef step():\n    HELD.append(bytes(100_000))\n",
-}
+APP = "HELD = []\n\ndef step():\n    HELD.append(bytes(100_000))\n"  # keeps every buffer
 TESTS = textwrap.dedent(
     """
     import pytest
     import app
 
-    @pytest.mark.parametrize("n", range(3))
+    @pytest.mark.parametrize("n", range(2))
     def test_app(leak, n):
         for i in leak.iterations(60):
             app.step()
@@ -45,34 +43,49 @@ TESTS = textwrap.dedent(
 SHARDS = 3
 
 
-def checkout(root: Path, side: str) -> Path:
-    root.mkdir(parents=True)
-    (root / "app.py").write_text(APP[side])
-    (root / "test_app.py").write_text(TESTS)
-    return root
-
-
-def run_shards(project: Path, results: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(RUN_SHARDS), "--shards", str(SHARDS), "--results", str(results), "--", "-q", "test_app.py"],
-        cwd=project, capture_output=True, text=True, timeout=300,
-    )
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, Path | subprocess.CompletedProcess]:
+def runs(tmp_path_factory) -> dict[str, Any]:
+    """The project's leak tests as one job, then as three shards side by side (ci/run_shards.py)."""
     root = tmp_path_factory.mktemp("shards")
-    base, head = checkout(root / "base", "base"), checkout(root / "head", "head")
+    project = root / "project"
+    project.mkdir()
+    (project / "app.py").write_text(APP)
+    (project / "test_app.py").write_text(TESTS)
     single = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--leak-results={root / 'single'}", "test_app.py"],
-        cwd=head, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--leak-results={root / 'single'}",
+            "test_app.py",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    assert single.returncode == 1, single.stdout[-2000:]  # head leaks
-    return {
-        "root": root,
-        "base": run_shards(base, root / "merged" / "base"),
-        "head": run_shards(head, root / "merged" / "head"),
-    }
+    assert single.returncode == 1, single.stdout[-2000:]  # test_app leaks
+    sharded = subprocess.run(
+        [
+            sys.executable,
+            str(RUN_SHARDS),
+            "--shards",
+            str(SHARDS),
+            "--results",
+            str(root / "merged"),
+            "--",
+            "-q",
+            "test_app.py",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return {"single": root / "single", "merged": root / "merged", "sharded": sharded}
 
 
 def verdicts(root: Path) -> dict[str, str]:
@@ -80,44 +93,34 @@ def verdicts(root: Path) -> dict[str, str]:
 
 
 def test_shards_give_the_single_jobs_verdicts_in_one_table(runs):
-    root, head = runs["root"], runs["head"]
-    assert head.returncode == 1, head.stdout + head.stderr  # the merged report: a run leaked
-    merged = root / "merged" / "head"
-    assert verdicts(merged) == verdicts(root / "single")
+    merged, sharded = runs["merged"], runs["sharded"]
+    assert sharded.returncode == 1, sharded.stdout + sharded.stderr  # the merged report: a run leaked
+    assert verdicts(merged) == verdicts(runs["single"])
     assert set(verdicts(merged).values()) == {"leak", "pass"}
-    # each run in exactly one shard, every shard used (pytest-split: 4 tests over 3 shards)
+    # each run in exactly one shard, every shard used (pytest-split, least_duration: 3 tests over 3 shards)
     shard_of = {path.parent.name: path.parent.parent.name for path in merged.rglob("summary.json")}
-    assert sorted(set(shard_of.values())) == [f"shard-{i}" for i in range(1, SHARDS + 1)]
+    assert sorted(shard_of.values()) == [f"shard-{i}" for i in range(1, SHARDS + 1)]
     # one table: a row per run, with its shard, then each shard's session
-    rows = [line for line in head.stdout.splitlines() if line.startswith("shard-")]
-    assert sorted((row.split()[0], row.split()[1]) for row in rows) == sorted((s, n) for n, s in shard_of.items())
-    assert "4 runs: " in head.stdout and "### shards" in head.stdout
+    rows = [line.split()[:2] for line in sharded.stdout.splitlines() if line.startswith("shard-")]
+    assert sorted(rows) == sorted([shard, name] for name, shard in shard_of.items())
+    assert "3 runs: " in sharded.stdout and "### shards" in sharded.stdout
     for i in range(1, SHARDS + 1):
         session = SessionRecord.load(merged / f"shard-{i}" / SESSION)
-        assert session.ended is not None and session.shard == f"{i}/{SHARDS}"
-        assert session.leak_tests == sum(shard == f"shard-{i}" for shard in shard_of.values())
+        assert session.ended is not None and session.shard == f"{i}/{SHARDS}" and session.leak_tests == 1
 
 
-def test_compare_of_merged_roots_names_each_rows_shard(runs, tmp_path, monkeypatch, capsys):
-    merged = runs["root"] / "merged"
-    assert runs["base"].returncode == 0, runs["base"].stdout + runs["base"].stderr  # base keeps one buffer
-    words = {c.name: (c.word, c.shard) for c in compare_trees(merged / "base", merged / "head")}
-    assert {name: word for name, (word, _) in words.items()} == {
-        "test_app.py.test_app_0": REGRESSED,
-        "test_app.py.test_app_1": REGRESSED,
-        "test_app.py.test_app_2": REGRESSED,
-        "test_app.py.test_steady": UNCHANGED,
-    }
+def test_compare_pairs_a_plain_root_with_a_merged_one_and_names_each_rows_shard(runs, tmp_path, monkeypatch, capsys):
     step_summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
-    assert cli.main(["compare", str(merged / "base"), str(merged / "head")]) == 1
+    code = cli.main(["compare", str(runs["single"]), str(runs["merged"])])
     out = capsys.readouterr().out
+    assert code in (0, 1) and "missing" not in out  # every run paired across the two layouts (no exit 4)
     assert "| run | shard | result |" in out
-    for name, (_, shard) in words.items():
-        row = next(line for line in out.splitlines() if line.startswith(f"| {name} |"))
-        assert f"| {shard} |" in row and shard.startswith("shard-")
-    shard_rows = [line for line in out.splitlines() if line.startswith("| shard-")]
-    assert len(shard_rows) == SHARDS and all("leak test" in row for row in shard_rows)
+    for c in compare_trees(runs["single"], runs["merged"]):
+        row = next(line for line in out.splitlines() if line.startswith(f"| {c.name} |"))
+        assert c.shard.startswith("shard-") and f"| {c.shard} |" in row
+    sessions = [line for line in out.splitlines() if line.startswith(("| (root) |", "| shard-"))]
+    assert len(sessions) == 1 + SHARDS  # the single job's session, then each shard's
     assert "### shards" in step_summary.read_text()
 
 
@@ -126,8 +129,13 @@ def test_compare_of_merged_roots_names_each_rows_shard(runs, tmp_path, monkeypat
 
 def write_run(root: Path, name: str, growth: float = 300.0) -> None:
     (root / name).mkdir(parents=True)
-    Summary(verdict="pass", metric="rss", scenario={"name": "s", "hash": "h", "path": None}, iterations_done=60,
-            growth_per_iteration=growth).save(root / name)
+    Summary(
+        verdict="pass",
+        metric="rss",
+        scenario={"name": "s", "hash": "h", "path": None},
+        iterations_done=60,
+        growth_per_iteration=growth,
+    ).save(root / name)
 
 
 def session(root: Path, started: str, updated: str, ended: str | None, tests: int = 1) -> None:
@@ -144,13 +152,13 @@ def test_a_test_in_two_shards_of_one_side_is_refused(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "head")]) == 2
 
 
-def test_a_run_the_split_moved_says_both_shards(tmp_path):
+def test_a_regression_in_one_shard_is_found_and_a_run_the_split_moved_says_both_shards(tmp_path):
     write_run(tmp_path / "base" / "shard-1", "test_a")
     write_run(tmp_path / "head" / "shard-3", "test_a")
     write_run(tmp_path / "base" / "shard-2", "test_b")
-    write_run(tmp_path / "head" / "shard-2", "test_b")
-    shards = {c.name: c.shard for c in compare_trees(tmp_path / "base", tmp_path / "head")}
-    assert shards == {"test_a": "shard-1 -> shard-3", "test_b": "shard-2"}
+    write_run(tmp_path / "head" / "shard-2", "test_b", growth=100_000.0)
+    found = {c.name: (c.word, c.shard) for c in compare_trees(tmp_path / "base", tmp_path / "head")}
+    assert found == {"test_a": (UNCHANGED, "shard-1 -> shard-3"), "test_b": (REGRESSED, "shard-2")}
 
 
 def test_a_shard_cut_short_or_over_its_budget_says_so(tmp_path, capsys):
@@ -199,12 +207,36 @@ CATALOGUE = ROOT / "examples" / "leak_tests"
 def test_the_catalogue_over_three_shards_gives_the_one_jobs_verdicts(tmp_path):
     """The project's own catalogue (examples/leak_tests), one job and three parallel shards: one set of verdicts."""
     single = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--leak-results={tmp_path / 'single'}",
-         str(CATALOGUE)], cwd=tmp_path, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--leak-results={tmp_path / 'single'}",
+            str(CATALOGUE),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     sharded = subprocess.run(
-        [sys.executable, str(RUN_SHARDS), "--shards", "3", "--results", str(tmp_path / "sharded"), "--", str(CATALOGUE)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1800,
+        [
+            sys.executable,
+            str(RUN_SHARDS),
+            "--shards",
+            "3",
+            "--results",
+            str(tmp_path / "sharded"),
+            "--",
+            str(CATALOGUE),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1800,
     )
     one = verdicts(tmp_path / "single")
     assert one == verdicts(tmp_path / "sharded"), sharded.stdout
