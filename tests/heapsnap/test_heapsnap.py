@@ -19,7 +19,11 @@ from leakbench.reporters.summary_text import SummaryText
 from leakbench.verdict.results import Summary
 
 HERE = Path(__file__).parent
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed"),
+    pytest.mark.xdist_group(__name__),
+]
 
 
 def snapshots(tmp_path: Path, mode: str, marks: tuple[int, ...] = (100, 300, 500)) -> list[Path]:

@@ -36,6 +36,10 @@ class Served(NamedTuple):
     lines: list[str]
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """``leakbench serve tool-calls`` as a user starts it, read up to ``Press Ctrl-C``."""

@@ -68,6 +68,10 @@ def test_a_pydantic_instance_kept(leak):
 """
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
     """One pytest session runs every case (the cases are independent tests of it)."""

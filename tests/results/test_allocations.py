@@ -19,6 +19,10 @@ def leaky_append() -> None:
     HELD.append(bytes(100_000))
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A real in-process window: 30 iterations of leaky_append after a warm-up."""

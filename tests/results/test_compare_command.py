@@ -45,6 +45,10 @@ def leak_run(checkout: Path, app: str, results: Path, iterations: int = 60) -> P
     return results
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def trees(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("ci")

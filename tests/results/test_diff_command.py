@@ -20,6 +20,10 @@ def leaky_append(fixed: bool) -> None:
         del HELD[:-1]
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> tuple[Path, Path]:
     """Results directories of a fixed run (base) and a leaking run (head), each a real capture."""

@@ -38,6 +38,10 @@ def export(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
     """A results root written by real runs: one that passes, one that leaks 200 KB per iteration, one that crashes."""

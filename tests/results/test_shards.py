@@ -43,6 +43,10 @@ TESTS = textwrap.dedent(
 SHARDS = 3
 
 
+# The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
+pytestmark = pytest.mark.xdist_group(__name__)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Any]:
     """The project's leak tests as one job, then as three shards side by side (ci/run_shards.py)."""
