@@ -13,7 +13,7 @@ import linecache
 import os
 import tracemalloc
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,6 +198,10 @@ class TypeCounts:
         a loop in Python over a pytest session's few hundred thousand objects cost ~0.5 s a count."""
         gc.collect()
         harness = _reachable([self, *self._exclude])
+        # Counter asks isinstance(its argument, Mapping); the ABC caches that answer fills (a weakref and its
+        # callback per ABC, up to ~50 in a pytest worker after an ABC was registered) must exist before the
+        # heap is listed, or they count as the window's growth at its end only.
+        isinstance(map(type, ()), Mapping)
         objects = every_object()
         by_type = Counter(map(type, objects))
         del objects

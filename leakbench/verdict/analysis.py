@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.ma  # np.median imports it at its first call (numpy 2): here, not inside a measured window
 
 from leakbench.units import format_size
 from leakbench.verdict import robust
