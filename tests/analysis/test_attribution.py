@@ -59,7 +59,6 @@ def test_harness_objects_are_not_counted():
 
 CLEAN_LOOP = """
 import sys
-from collections.abc import Mapping
 sys.path.insert(0, {here!r})
 from test_attribution import Session, measure
 from leakbench.attribution.traces import format_attribution
@@ -70,9 +69,6 @@ def body(i):
 
 for i in range(5):  # the warm-up the runner gives every window: first calls fill caches once
     body(i)
-class Registered:
-    pass
-Mapping.register(Registered)  # as imports do: every ABC's negative cache goes stale, refilled at the next check
 window, types = measure(body, 30)
 print(format_attribution(window, types, 30))
 print("grown:", types.grown())
@@ -82,9 +78,9 @@ print("grown:", types.grown())
 def test_clean_loop_grows_no_type():
     """The harness's own checks are not the loop's growth.
 
-    In a process of its own, as the counts are the whole process's. A fresh clone's CI run once read +49 weakrefs
-    and +49 builtin methods here: Counter's isinstance(..., Mapping) refilled stale ABC caches after the heap was
-    listed at the window's start, so they were counted at its end only.
+    In a process of its own, as the counts are the whole process's. Counter's isinstance(..., Mapping) fills ABC
+    caches (a set, weakrefs, their callbacks); made after the heap was listed at the window's start, they were
+    counted at its end only: +12 weakrefs, +6 sets here, +49 weakrefs in a fresh clone's CI worker.
     """
     done = subprocess.run(
         [sys.executable, "-c", CLEAN_LOOP.format(here=str(Path(__file__).parent))],
