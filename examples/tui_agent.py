@@ -23,6 +23,7 @@ import atexit
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     grep = Grep(Path(os.environ.get("LEAKBENCH_WORKSPACE", ".")), args.leaky)
     state = Path(tempfile.mkdtemp(prefix="tui-agent-"))
     atexit.register(shutil.rmtree, state, True)
+    for ending in (signal.SIGTERM, signal.SIGHUP):  # how a run ends it: exit through atexit, state removed
+        signal.signal(ending, lambda signum, frame: sys.exit(128 + signum))
     store = Store(state / "session.db")
     messages: list[dict] = [{"role": "user", "content": "Find where the session store is written."}]
     store.add(messages[0])
