@@ -43,6 +43,16 @@ TESTS = textwrap.dedent(
 SHARDS = 3
 
 
+def one_job(tests: str, results: Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--leak-results={results}", tests]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def in_shards(tests: str, results: Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(RUN_SHARDS), "--shards", str(SHARDS), "--results", str(results), "--", "-q", tests]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
 # The module's fixture is built once: its tests go to one xdist worker (``--dist loadgroup`` in pyproject).
 pytestmark = pytest.mark.xdist_group(__name__)
 
@@ -55,40 +65,9 @@ def runs(tmp_path_factory) -> dict[str, Any]:
     project.mkdir()
     (project / "app.py").write_text(APP)
     (project / "test_app.py").write_text(TESTS)
-    single = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--leak-results={root / 'single'}",
-            "test_app.py",
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    single = one_job("test_app.py", root / "single", project)
     assert single.returncode == 1, single.stdout[-2000:]  # test_app leaks
-    sharded = subprocess.run(
-        [
-            sys.executable,
-            str(RUN_SHARDS),
-            "--shards",
-            str(SHARDS),
-            "--results",
-            str(root / "merged"),
-            "--",
-            "-q",
-            "test_app.py",
-        ],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    sharded = in_shards("test_app.py", root / "merged", project)
     return {"single": root / "single", "merged": root / "merged", "sharded": sharded}
 
 
@@ -210,38 +189,8 @@ CATALOGUE = ROOT / "examples" / "leak_tests"
 @pytest.mark.slow
 def test_the_catalogue_over_three_shards_gives_the_one_jobs_verdicts(tmp_path):
     """The project's own catalogue (examples/leak_tests), one job and three parallel shards: one set of verdicts."""
-    single = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--leak-results={tmp_path / 'single'}",
-            str(CATALOGUE),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    sharded = subprocess.run(
-        [
-            sys.executable,
-            str(RUN_SHARDS),
-            "--shards",
-            "3",
-            "--results",
-            str(tmp_path / "sharded"),
-            "--",
-            str(CATALOGUE),
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    single = one_job(str(CATALOGUE), tmp_path / "single", tmp_path, timeout=1800)
+    sharded = in_shards(str(CATALOGUE), tmp_path / "sharded", tmp_path, timeout=1800)
     one = verdicts(tmp_path / "single")
     assert one == verdicts(tmp_path / "sharded"), sharded.stdout
     assert one and all(verdict == ("leak" if name.endswith("leaky") else "pass") for name, verdict in one.items()), one
