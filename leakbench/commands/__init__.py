@@ -8,7 +8,7 @@ a marker.
 from __future__ import annotations
 
 from leakbench.options import argparse_type, values
-from leakbench.units import SIZE_HELP
+from leakbench.units import SIZE_HELP, parse_duration
 
 size = argparse_type(values.size)
 positive_size = argparse_type(values.positive_size)
@@ -16,6 +16,16 @@ positive_int = argparse_type(values.count)
 non_negative_int = argparse_type(values.non_negative_count)
 positive_float = argparse_type(values.seconds)
 port = argparse_type(values.port_number)
+duration = argparse_type(parse_duration)
 
 
-__all__ = ["SIZE_HELP", "size", "positive_size", "port", "positive_int", "non_negative_int", "positive_float"]
+__all__ = [
+    "SIZE_HELP",
+    "size",
+    "positive_size",
+    "port",
+    "positive_int",
+    "non_negative_int",
+    "positive_float",
+    "duration",
+]

@@ -14,10 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from leakbench.commands import size
+from leakbench.commands import duration, size
 from leakbench.errors import EXIT_LEAK, EXIT_PASS, EXIT_UNPAIRED
 from leakbench.reporters.markdown import compare_markdown, shards_markdown
-from leakbench.units import DURATION_HELP, SIZE_HELP, parse_duration
+from leakbench.units import DURATION_HELP, SIZE_HELP
 from leakbench.verdict.comparison import FACTOR, MIN_DELTA, REGRESSED, compare_trees, unpaired
 from leakbench.verdict.sessions import sessions_under
 
@@ -79,10 +79,3 @@ def main(args: argparse.Namespace) -> int:
     if any(c.word == REGRESSED for c in comparisons):
         return EXIT_LEAK
     return EXIT_UNPAIRED if why else EXIT_PASS
-
-
-def duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None

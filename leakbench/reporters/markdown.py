@@ -10,7 +10,7 @@ from __future__ import annotations
 from leakbench.reporters.diff_rows import DEPTH, Markup, diff_row, totals_text
 from leakbench.units import format_duration, format_size
 from leakbench.verdict.comparison import REGRESSED, UNCHANGED, Comparison, Diff, RunFigures, StackChange
-from leakbench.verdict.sessions import SessionRecord
+from leakbench.verdict.sessions import SessionRecord, span_s
 
 TOP = 10
 MAX_UNCHANGED = 50
@@ -83,7 +83,7 @@ def shards_markdown(sides: dict[str, dict[str, SessionRecord]], budget_s: float 
     every = [(side, shard, r) for side, records in sides.items() for shard, r in records.items()]
     first = min(r.started for _, _, r in every)
     last = max(r.ended or r.updated for _, _, r in every)
-    span = SessionRecord(started=first, updated=last).wall_s
+    span = span_s(first, last)
     side, shard, slowest = max(every, key=lambda e: e[2].wall_s)
     lines += [
         "",

@@ -41,7 +41,7 @@ def theilslopes(y: np.ndarray, x: np.ndarray, alpha: float = 0.95) -> TheilSen:
         alpha = 1.0 - alpha
     z = NormalDist().inv_cdf(alpha / 2.0)
     n = len(y)
-    sigsq = (n * (n - 1) * (2 * n + 5) - _tie_sum(x) - _tie_sum(y)) / 18.0
+    sigsq = (n * (n - 1) * (2 * n + 5) - _tie_moments(x)[1] - _tie_moments(y)[1]) / 18.0
     if sigsq < 0 or not slopes.size:
         return TheilSen(slope, intercept, math.nan, math.nan)
     sigma = math.sqrt(sigsq)
@@ -83,12 +83,6 @@ def _at_most_discordant(n: int, discordant: int) -> float:
                 grown[inversions + added] += ways
         counts = grown
     return min(1.0, sum(counts[: discordant + 1]) / math.factorial(n))
-
-
-def _tie_sum(values: np.ndarray) -> int:
-    _, counts = np.unique(values, return_counts=True)
-    counts = counts[counts > 1].astype(np.int64)
-    return int(np.sum(counts * (counts - 1) * (2 * counts + 5)))
 
 
 def _tie_moments(values: np.ndarray) -> tuple[float, float]:

@@ -40,7 +40,7 @@ class SessionRecord:
     @property
     def wall_s(self) -> float:
         """Seconds from start to end, or to the last record of a session that never ended."""
-        return (_time(self.ended or self.updated) - _time(self.started)).total_seconds()
+        return span_s(self.started, self.ended or self.updated)
 
     def counted(self, verdict: str) -> None:
         self.leak_tests += 1
@@ -76,5 +76,6 @@ def sessions_under(root: Path) -> dict[str, SessionRecord]:
     return found
 
 
-def _time(iso: str) -> datetime:
-    return datetime.fromisoformat(iso)
+def span_s(start: str, end: str) -> float:
+    """Seconds between two of the record's ISO times."""
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
